@@ -1,0 +1,1 @@
+"""Authority: the shell (configuration, database, app factory, CLI, audit log)."""

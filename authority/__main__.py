@@ -1,0 +1,3 @@
+from authority.cli import main
+
+main()

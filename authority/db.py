@@ -1,0 +1,105 @@
+"""Database access: one declarative Base, one engine per app, one session per request.
+
+Every package declares its tables on :class:`Base` and owns an Alembic branch of
+migrations (``<package>/migrations``); ``authority db upgrade`` applies all heads.
+Views call :func:`session` to get the request's session; it is closed at the end of
+the request and rolled back if the request failed. Work outside a request (CLI,
+jobs) uses :func:`session_scope`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table of every package."""
+
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+EXTENSION_KEY = "authority.db"
+
+
+def make_engine(url: str) -> sa.Engine:
+    """Create an engine with settings that suit each backend."""
+    kwargs: dict[str, Any] = {"future": True}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    else:
+        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = sa.create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+    return engine
+
+
+def init_app(app: Flask, url: str) -> None:
+    """Attach an engine and a session factory to ``app`` and close sessions at teardown."""
+    engine = make_engine(url)
+    app.extensions[EXTENSION_KEY] = sessionmaker(bind=engine, expire_on_commit=False)
+
+    @app.teardown_appcontext
+    def _close_session(exc: BaseException | None) -> None:
+        sess: Session | None = g.pop("_db_session", None)
+        if sess is not None:
+            if exc is not None:
+                sess.rollback()
+            sess.close()
+
+
+def session_factory(app: Flask | None = None) -> sessionmaker[Session]:
+    app = app or current_app
+    factory: sessionmaker[Session] = app.extensions[EXTENSION_KEY]
+    return factory
+
+
+def engine(app: Flask | None = None) -> sa.Engine:
+    bind = session_factory(app).kw["bind"]
+    assert isinstance(bind, sa.Engine)
+    return bind
+
+
+def session() -> Session:
+    """The current request's (or app context's) session."""
+    sess: Session | None = g.get("_db_session")
+    if sess is None:
+        sess = session_factory()()
+        g._db_session = sess
+    return sess
+
+
+@contextmanager
+def session_scope(app: Flask | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error (CLI and jobs)."""
+    sess = session_factory(app)()
+    try:
+        yield sess
+        sess.commit()
+    except BaseException:
+        sess.rollback()
+        raise
+    finally:
+        sess.close()

@@ -1,0 +1,1 @@
+"""License catalogue, departments, issuance, status, holder directory and pages."""
