@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 
 from authority import audit, db, demo, migrate
 from authority.app import create_app
@@ -34,7 +34,19 @@ def _create_app() -> Flask:
         raise click.ClickException(f"configuration: {exc}") from None
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+class AuthorityGroup(FlaskGroup):
+    """Flask's group, but a configuration error in ``--help`` is one line, not a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except click.ClickException as exc:
+            click.echo(f"(package commands not listed: {exc.message})", err=True)
+            return sorted(self.commands)
+        return super().list_commands(ctx)
+
+
+@click.group(cls=AuthorityGroup, create_app=_create_app, add_version_option=False)
 def main() -> None:
     """Authority: unified identity and e-license service."""
 
