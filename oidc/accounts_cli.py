@@ -1,7 +1,7 @@
 """Operator commands: ``authority accounts <command>``.
 
 Commands: ``create-person``, ``create-org``, ``link-agent``, ``set-password``, ``unlock``,
-``list``.
+``list``, ``purge``.
 
 Passwords are prompted for (hidden, asked twice) or read from standard input with
 ``--password-stdin``; never taken on the command line, where they would land in the
@@ -218,6 +218,17 @@ def unlock(id_number: str | None, address: str | None) -> None:
             lockout.reset(session, lockout.ip_key(address))
             audit.record(session, "login.unlocked", actor=OPERATOR, subject=f"ip:{address}")
             click.echo(f"unlocked address {address}")
+
+
+@accounts_group.command("purge")
+@with_appcontext
+def purge() -> None:
+    """Delete expired sessions and pending logins, and stale lockout counters (run daily)."""
+    now = accounts.now()
+    with db.session_scope(current_app) as session:
+        ended = sessions.purge_expired(session, now)
+        counters = lockout.purge_stale(session, now)
+    click.echo(f"purged {ended} expired session(s) and {counters} stale lockout counter(s)")
 
 
 @accounts_group.command("list")

@@ -136,3 +136,17 @@ def reset(session: Session, key: ThrottleKey) -> None:
             LoginThrottle.scope == key.scope, LoginThrottle.key == key.key
         )
     )
+
+
+def purge_stale(session: Session, now: int) -> int:
+    """Delete counters that no longer lock and would be forgotten anyway; returns how many.
+
+    Failed logins with made-up identifiers each leave a row; this keeps the table small.
+    """
+    result = session.execute(
+        sa.delete(LoginThrottle).where(
+            LoginThrottle.last_failure_at < now - FORGET_AFTER_SECONDS,
+            sa.or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now),
+        )
+    )
+    return int(result.rowcount or 0)

@@ -150,3 +150,22 @@ def test_demo_accounts_are_valid_and_idempotent(app):
     response = login(app.test_client(), demo_accounts.DEMO_PHONE, demo_accounts.DEMO_PASSWORD)
     assert response.status_code == 303
     assert response.headers["Location"].startswith("/login/organisation")
+
+
+def test_purge_removes_expired_sessions_and_stale_counters(app, runner, client):
+    import time
+
+    from oidc.lockout import FORGET_AFTER_SECONDS, LoginThrottle
+
+    make_person(app)
+    login(client)
+    login(app.test_client(), ID2, "some guess")
+    old = int(time.time()) - FORGET_AFTER_SECONDS - 10
+    with app.app_context(), db.engine(app).begin() as conn:
+        conn.execute(sa.update(sessions.SSOSession).values(expires_at=old))
+        conn.execute(sa.update(LoginThrottle).values(last_failure_at=old))
+    result = runner.invoke(args=["accounts", "purge"])
+    assert result.exit_code == 0, result.output
+    assert "purged 1 expired session(s) and 2 stale lockout counter(s)" in result.output
+    with app.app_context(), db.session_scope(app) as session:
+        assert session.scalar(sa.select(sa.func.count(LoginThrottle.id))) == 0
