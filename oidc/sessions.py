@@ -153,7 +153,7 @@ def current_session() -> SSOSession | None:
     return found
 
 
-def _load(token: str | None) -> SSOSession | None:
+def _load(token: str | None, *, touch: bool = True) -> SSOSession | None:
     if not token or len(token) > 100:
         return None
     sess = _session()
@@ -168,7 +168,7 @@ def _load(token: str | None) -> SSOSession | None:
     person = sess.get(Person, sso.person_id)
     if person is None or person.disabled:
         return None
-    if now - sso.last_seen_at >= TOUCH_INTERVAL:
+    if touch and now - sso.last_seen_at >= TOUCH_INTERVAL and not _holds_sqlite_write_lock(sess):
         # Written in its own short transaction so that a read-only request keeps its
         # session alive without committing whatever the caller has pending.
         with db.engine().begin() as conn:
@@ -177,6 +177,19 @@ def _load(token: str | None) -> SSOSession | None:
             )
         sso.last_seen_at = now
     return sso
+
+
+def _holds_sqlite_write_lock(sess: Session) -> bool:
+    """Whether this request already wrote to SQLite (then another connection must wait).
+
+    SQLite allows one writer; the touch above runs on a second connection and would
+    wait for this request's own transaction. Such a request skips the touch (its
+    next request does it). PostgreSQL locks rows, not the database: no problem there.
+    """
+    if sess.get_bind().dialect.name != "sqlite":
+        return False
+    raw = sess.connection().connection.dbapi_connection
+    return bool(getattr(raw, "in_transaction", False))
 
 
 def start_session(
@@ -195,7 +208,10 @@ def start_session(
     """
     sess = _session()
     now = _now()
-    old = current_session()
+    # Not current_session(): its touch writes through another connection, which on
+    # SQLite would wait for the lock this request's transaction may already hold.
+    # The row's last_seen_at is set below anyway.
+    old = g._oidc_sso if "_oidc_sso" in g else _load(request.cookies.get(COOKIE), touch=False)
     token = secrets.token_urlsafe(32)
     if old is not None and old.person_id == person_id:
         sso = old

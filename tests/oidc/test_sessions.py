@@ -8,7 +8,7 @@ from authority import db
 from keys.sm3 import sm3
 from oidc import sessions
 from oidc.sessions import SSOSession
-from tests.oidc.accounts_support import ID2, audit_events, login, make_person
+from tests.oidc.accounts_support import ID1, ID2, PASSWORD, audit_events, csrf, login, make_person
 
 
 def _rows(app):
@@ -122,6 +122,39 @@ def test_login_issues_a_new_cookie_value(app, client):
     stale = app.test_client()
     stale.set_cookie(sessions.COOKIE, old)
     assert stale.get("/account").status_code == 303
+
+
+def test_relogin_over_an_idle_session(app, client):
+    """The login page stays open for minutes, then the password is sent (SQLite locking)."""
+    make_person(app)
+    login(client)
+    login(client, force=True, password="wrong password!")  # a counter for success to clear
+    page = client.get("/login?prompt=login&next=/account").get_data(as_text=True)
+    with app.app_context(), db.engine(app).begin() as conn:
+        conn.execute(sa.update(SSOSession).values(last_seen_at=SSOSession.last_seen_at - 600))
+    response = client.post(
+        "/login",
+        data={"csrf_token": csrf(page), "login": ID1, "password": PASSWORD, "next": "/account"},
+    )
+    assert response.status_code == 303
+    [row] = _rows(app)
+    assert row.last_seen_at >= row.auth_time
+
+
+def test_touch_after_a_write_in_the_same_request(app, client):
+    """A view that wrote before looking at the session does not deadlock SQLite."""
+    make_person(app)
+    login(client)
+    with app.app_context(), db.engine(app).begin() as conn:
+        conn.execute(sa.update(SSOSession).values(last_seen_at=SSOSession.last_seen_at - 600))
+
+    def write_then_look():
+        from oidc.lockout import ThrottleKey, record_failure
+
+        record_failure(db.session(), ThrottleKey("ip", "t" * 64), 1)
+        return sessions.current_session()
+
+    assert _in_request(app, client, write_then_look) is not None
 
 
 def _in_request(app, client, fn):
