@@ -116,7 +116,18 @@ _PARSERS: dict[str, Any] = {"max_content_length": int}
 
 # AUTHORITY_* variables read by other packages (not Settings fields) but known, so
 # that the unknown-variable check does not reject them.
-FOREIGN_VARS = frozenset({"AUTHORITY_SM2_BACKEND"})
+FOREIGN_VARS = frozenset(
+    {
+        "AUTHORITY_SM2_BACKEND",
+        # oidc/config.py (OIDCSettings), documented in docs/oidc.md.
+        "AUTHORITY_OIDC_REGISTRATION",
+        "AUTHORITY_OIDC_CODE_TTL",
+        "AUTHORITY_OIDC_ACCESS_TOKEN_TTL",
+        "AUTHORITY_OIDC_REFRESH_TOKEN_TTL",
+        "AUTHORITY_OIDC_REFRESH_GRACE",
+        "AUTHORITY_OIDC_ID_TOKEN_TTL",
+    }
+)
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
