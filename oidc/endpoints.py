@@ -154,6 +154,7 @@ def discovery() -> Response:
         "authorization_response_iss_parameter_supported": True,
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
         "ui_locales_supported": ["zh-CN", "en"],
         "service_documentation": endpoint_url("/docs/oidc"),
     }
@@ -178,7 +179,7 @@ def jwks_document() -> Response:
 def _error_page(error: OAuth2Error) -> tuple[str, int]:
     if error.error == "invalid_client":
         text = t("oidc.error.unknown_client")
-    elif "redirect_uri" in (error.description or ""):
+    elif "redirect" in (error.description or "").lower():
         text = t("oidc.error.redirect_uri")
     else:
         text = t("oidc.error.bad_request")
