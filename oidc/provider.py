@@ -41,7 +41,7 @@ from joserfc.jwk import KeySet
 
 from authority import db
 from oidc import clients, jwks, subjects, tokens
-from oidc.clients import ALL_SCOPES, Client
+from oidc.clients import Client
 from oidc.config import oidc_settings
 
 SERVER_KEY = "oidc.server"
@@ -396,7 +396,11 @@ def build_server(app: Flask) -> AuthorizationServer:
     """The authorization server of ``app``: grants, auth methods, endpoints, extensions."""
     server = AuthorizationServer()
     server.init_app(app, query_client=_query_client, save_token=_save_token)
-    server.scopes_supported = list(ALL_SCOPES)
+    # Unknown scopes in an authorization request are ignored, not refused (RFC 6749 §3.3
+    # lets the server narrow the scope; many RP libraries ask for "email" by default):
+    # Client.get_allowed_scope keeps only the client's registered scopes. Client
+    # credentials refuse unregistered scopes explicitly (ClientCredentialsGrant).
+    server.scopes_supported = None
     server.register_token_generator("default", _generate_token)
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
     server.register_grant(
