@@ -95,6 +95,32 @@ register_messages(
 )
 
 
+# ------------------------------------------------------------------ CORS
+
+#: Endpoints a browser-based relying party calls with fetch(): they use no cookies
+#: (client authentication or Bearer tokens only), so any origin may read the answers.
+CORS_ENDPOINTS = {
+    "oidc.discovery",
+    "oidc.jwks_document",
+    "oidc.token",
+    "oidc.userinfo",
+    "oidc.revoke",
+}
+
+
+@protocol.after_request
+def _cors(response: Response) -> Response:
+    """CORS for single-page relying parties (public clients with PKCE)."""
+    if request.endpoint in CORS_ENDPOINTS:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
 # ------------------------------------------------------------------ discovery and keys
 
 

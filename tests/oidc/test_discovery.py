@@ -113,3 +113,23 @@ def test_es256_id_token_verifies(app: Any, browser_client: Any) -> None:
     token = redeem(browser_client, client_id, secret, code).json["id_token"]
     keys = [k for k in browser_client.get("/jwks.json").json["keys"] if k["alg"] == "ES256"]
     jws.deserialize_compact(token, KeySet.import_key_set({"keys": keys}), algorithms=["ES256"])
+
+
+def test_cors_for_browser_relying_parties(client: Any) -> None:
+    for path in ("/.well-known/openid-configuration", "/jwks.json"):
+        assert client.get(path).headers["Access-Control-Allow-Origin"] == "*"
+    preflight = client.options(
+        "/token",
+        headers={
+            "Origin": "https://spa.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    refused = client.post("/token", data={"grant_type": "client_credentials"})
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"
+    # Pages and the authorization endpoint are not readable cross-origin.
+    assert "Access-Control-Allow-Origin" not in client.get("/authorize").headers
