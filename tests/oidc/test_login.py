@@ -259,3 +259,17 @@ def test_unknown_login_costs_one_argon2_verification_like_a_wrong_password(
         login(client, login_id, "wrong password!")
         assert len(calls) == 1, login_id
         assert calls[0].startswith("$argon2id$")
+
+
+def test_nothing_personal_reaches_the_logs(app, client, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    make_person(app)
+    login(client, ID1, "wrong password!")
+    login(client, PHONE, PASSWORD)
+    client.get(f"/login?login_hint={PHONE}&prompt=login")
+    text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert caplog.records  # the requests were logged...
+    for secret in (ID1, PHONE, PASSWORD, "wrong password!"):
+        assert secret not in text  # ...without personal data or passwords
