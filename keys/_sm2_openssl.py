@@ -23,7 +23,7 @@ from ctypes import POINTER, byref, c_char_p, c_int, c_long, c_size_t, c_ulong, c
 from typing import Any
 
 from keys.errors import BackendUnavailable, CryptoError, InvalidKey, InvalidSignature
-from keys.sm2 import SPKI_PREFIX, parse_private_der, parse_public_der
+from keys.sm2 import MAX_ID_LENGTH, SPKI_PREFIX, parse_private_der, parse_public_der
 
 NAME = "openssl"
 LIBRARY = "libcrypto.so.3"
@@ -124,9 +124,10 @@ def _fail(exception: type[CryptoError], what: str) -> CryptoError:
 
 
 def _check_id(signer_id: bytes) -> None:
-    # OpenSSL refuses IDs of 8191 bytes or more (ENTL is 16 bits of *bits*).
-    if len(signer_id) > 8190:
-        raise ValueError("signer ID longer than 8190 bytes")
+    # keys.sm2 checks this too; repeated here because OpenSSL reports too long an ID
+    # only as a generic failure.
+    if len(signer_id) > MAX_ID_LENGTH:
+        raise ValueError(f"signer ID longer than {MAX_ID_LENGTH} bytes")
 
 
 class _PKey:
