@@ -116,7 +116,20 @@ _PARSERS: dict[str, Any] = {"max_content_length": int}
 
 # AUTHORITY_* variables read by other packages (not Settings fields) but known, so
 # that the unknown-variable check does not reject them.
-FOREIGN_VARS = frozenset({"AUTHORITY_SM2_BACKEND"})
+FOREIGN_VARS = frozenset(
+    {
+        "AUTHORITY_SM2_BACKEND",  # keys/sm2.py
+        "AUTHORITY_TEST_REQUIRE",  # tests/conftest.py (CI: postgres,browser)
+    }
+)
+
+
+def current_settings() -> Settings:
+    """The settings of the current Flask app (inside an app or request context)."""
+    from flask import current_app
+
+    settings: Settings = current_app.extensions["authority.settings"]
+    return settings
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
