@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from keys.sm3 import sm3
-
 from verify import strict_cbor
 from verify.errors import MalformedLicense
 
@@ -56,12 +56,16 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def holder_digest(id_number: str, salt: bytes) -> bytes:
-    """SM3(salt ‖ UTF-8(ID number)), the number upper-cased and stripped (GB/T 32905-2016).
+    """SM3(salt ‖ UTF-8(ID number)) (GB/T 32905-2016), the number normalised first.
+
+    Normalised as keys.validators does: Unicode NFKC (full-width digits from Chinese
+    input methods), surrounding white space removed, upper case (a trailing ``x``).
 
     A window recomputes it from the physical card to check that the holder is the
     person in front of it (docs/license-format.md, "Holder check").
     """
-    digest: bytes = sm3(salt + id_number.strip().upper().encode("utf-8"))
+    number = unicodedata.normalize("NFKC", id_number).strip().upper()
+    digest: bytes = sm3(salt + number.encode("utf-8"))
     return digest
 
 
