@@ -37,3 +37,9 @@ class DecryptionError(CryptoError):
     """Authenticated decryption failed: wrong key, wrong AAD, or tampered ciphertext."""
 
     code = "decryption_failed"
+
+
+class InvalidCertificate(CryptoError, ValueError):
+    """Bytes are not an SM2-with-SM3 X.509 certificate over an SM2 public key."""
+
+    code = "invalid_certificate"
