@@ -17,7 +17,6 @@ from typing import Any
 from keys.errors import CryptoError
 from keys.sm2 import SM2PrivateKey, SM2PublicKey
 from keys.x509 import Certificate
-
 from verify import cose, strict_cbor
 from verify.errors import BundleError
 from verify.status import StatusList, StatusListError
@@ -59,12 +58,6 @@ class TrustedKey:
     not_after: int
     compromised_at: int | None
     status: StatusList
-
-
-def certificate_credit_code(certificate: Certificate) -> str | None:
-    """The unified social credit code a department certificate names, if any."""
-    code = getattr(certificate, "credit_code", None)
-    return code if isinstance(code, str) else None
 
 
 def _seconds(moment: datetime) -> int:
@@ -278,7 +271,7 @@ def _trusted_key(entry: Any, root: Certificate) -> TrustedKey:
         certificate=cert,
         public_key=cert.public_key(),
         license_types=frozenset(cert.license_types),
-        credit_code=certificate_credit_code(cert),
+        credit_code=cert.credit_code,
         not_before=_seconds(cert.not_before),
         not_after=_seconds(cert.not_after),
         compromised_at=compromised_at,
