@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from keys.errors import InvalidCertificate, InvalidSignature
-from keys.sm2 import SM2PrivateKey
+from keys.sm2 import BACKENDS, SM2PrivateKey
 from keys.x509 import (
     LICENSE_TYPES_OID,
     Certificate,
@@ -36,9 +36,12 @@ def openssl(*args: str | Path, check: bool = True) -> subprocess.CompletedProces
 
 
 def our_pair(tmp: Path, n: int) -> tuple[SM2PrivateKey, Certificate, Certificate]:
-    root_key = SM2PrivateKey.generate()
+    # Alternate the SM2 backends, so certificates signed by either one are checked.
+    backend = BACKENDS[n % len(BACKENDS)]
+    root_key = SM2PrivateKey.generate(backend=backend)
+    assert root_key.backend == backend
     root = make_root_certificate(root_key, f"示范省根CA {n}", "示范省政务服务管理办公室")
-    dept_key = SM2PrivateKey.generate()
+    dept_key = SM2PrivateKey.generate(backend=backend)
     now = dt.datetime.now(dt.UTC)
     leaf = issue_signing_certificate(
         root_key,
