@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import cbor2
+
 from keys.errors import CryptoError
 from keys.sm2 import DEFAULT_ID, SM2PrivateKey, SM2PublicKey
-
 from verify import strict_cbor
 from verify.errors import VerifyError
 
