@@ -1,0 +1,25 @@
+"""Plugging the license service into the app: ``setup_certs(app)``."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def setup_certs(app: Flask) -> None:
+    """Register the license API, the trust-bundle endpoints, the CLI and demo data."""
+    from authority.web import csrf
+
+    from certs import cli
+    from certs.api import api, wellknown
+
+    # Bearer-token REST API: no cookies, so no CSRF tokens (RFC 6750 §5.3).
+    csrf.exempt(api)
+    csrf.exempt(wellknown)
+    app.register_blueprint(api)
+    app.register_blueprint(wellknown)
+    cli.register(app)
+    try:
+        from certs import demo
+    except ImportError:  # the shell's demo registry is not there yet
+        return
+    demo.register()
