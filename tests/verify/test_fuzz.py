@@ -1,0 +1,41 @@
+"""Hostile input never crashes or hangs the decoder or the verifier.
+
+A few thousand inputs here; ``bench/fuzz_verify.py --count 100000`` runs the long
+campaign with the same generators.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bench.fuzz_verify import check_one, mutations
+from tests.verify.world import Vectors
+
+FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_vectors(vectors: Vectors, data: st.DataObject) -> None:
+    seeds = [v["qr"] for v in vectors.document["vectors"]]
+    text = data.draw(mutations(seeds))
+    check_one(text, vectors.bundle)
+
+
+@FUZZ
+@given(text=st.text(max_size=700))
+def test_random_text(vectors: Vectors, text: str) -> None:
+    check_one(text, vectors.bundle)
+    check_one("LC1:" + text, vectors.bundle)
+
+
+@FUZZ
+@given(raw=st.binary(max_size=700), compressed=st.booleans())
+def test_random_bytes_behind_valid_prefixes(vectors: Vectors, raw: bytes, compressed: bool) -> None:
+    import zlib
+
+    from verify.rfc9285 import b45encode
+
+    body = zlib.compress(raw) if compressed else raw
+    check_one(("LC1Z:" if compressed else "LC1:") + b45encode(body), vectors.bundle)
