@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 ENVIRONMENTS = ("development", "testing", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _is_kek_hex(value: str) -> bool:
+    return len(value) == 32 and all(c in "0123456789abcdefABCDEF" for c in value)
 
 
 class ConfigError(Exception):
@@ -40,6 +45,17 @@ class Settings:
     instance_path: str = field(default_factory=lambda: str(Path.cwd() / "instance"))
     #: AUTHORITY_LOG_LEVEL: logging level name (default INFO).
     log_level: str = "INFO"
+    #: AUTHORITY_MAX_CONTENT_LENGTH: largest request body accepted, in bytes (default 16 MiB).
+    max_content_length: int = 16 * 1024 * 1024
+    #: AUTHORITY_ROOT_NAME: common name of the provincial root certificate made by ``init``.
+    root_name: str = "Provincial E-License Root CA"
+    #: AUTHORITY_ORGANISATION: organisation named in the root certificate and on pages.
+    organisation: str = "Provincial Government Services"
+
+    @property
+    def is_https(self) -> bool:
+        """True when the public issuer URL is https (then HSTS and Secure cookies apply)."""
+        return self.issuer.lower().startswith("https://")
 
     @property
     def is_development(self) -> bool:
@@ -56,6 +72,20 @@ class Settings:
             raise ConfigError("SECRET_KEY is required outside development and testing")
         if self.secret_key is not None and self.env == "production" and len(self.secret_key) < 32:
             raise ConfigError("SECRET_KEY must be at least 32 characters")
+        if not self.issuer.lower().startswith(("http://", "https://")):
+            raise ConfigError(
+                "AUTHORITY_ISSUER must be an http(s) URL, e.g. https://id.example.gov.cn"
+            )
+        if self.env == "production" and not self.is_https:
+            raise ConfigError("AUTHORITY_ISSUER must be https in production")
+        if self.log_level.upper() not in LOG_LEVELS:
+            raise ConfigError(f"AUTHORITY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        if self.max_content_length < 1024:
+            raise ConfigError("AUTHORITY_MAX_CONTENT_LENGTH must be at least 1024 bytes")
+        if self.kek is not None and not _is_kek_hex(self.kek):
+            raise ConfigError("AUTHORITY_KEK must be 32 hexadecimal digits (a 128-bit SM4 key)")
+        if self.kek and self.kek_file:
+            raise ConfigError("set AUTHORITY_KEK or AUTHORITY_KEK_FILE, not both")
         return self
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
@@ -76,7 +106,13 @@ ENV_VARS: dict[str, str] = {
     "AUTHORITY_KEK_FILE": "kek_file",
     "AUTHORITY_INSTANCE_PATH": "instance_path",
     "AUTHORITY_LOG_LEVEL": "log_level",
+    "AUTHORITY_MAX_CONTENT_LENGTH": "max_content_length",
+    "AUTHORITY_ROOT_NAME": "root_name",
+    "AUTHORITY_ORGANISATION": "organisation",
 }
+
+#: Fields that are not strings, with the function that parses their environment value.
+_PARSERS: dict[str, Any] = {"max_content_length": int}
 
 # AUTHORITY_* variables read by other packages (not Settings fields) but known, so
 # that the unknown-variable check does not reject them.
@@ -93,5 +129,12 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     )
     if unknown:
         raise ConfigError(f"unknown environment variable(s): {', '.join(unknown)}")
-    values = {ENV_VARS[name]: value for name, value in environ.items() if name in ENV_VARS}
+    values: dict[str, Any] = {}
+    for name, value in environ.items():
+        if name in ENV_VARS:
+            key = ENV_VARS[name]
+            try:
+                values[key] = _PARSERS.get(key, str)(value)
+            except ValueError:
+                raise ConfigError(f"{name} is not valid: {value!r}") from None
     return Settings(**values)

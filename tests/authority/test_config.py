@@ -30,3 +30,32 @@ def test_app_runs_on_each_database(app):
 
     with app.app_context():
         assert db.session().execute(sa.text("select 1")).scalar() == 1
+
+
+def test_production_requires_https_issuer():
+    env = {"AUTHORITY_ENV": "production", "SECRET_KEY": "k" * 40}
+    with pytest.raises(ConfigError, match="https"):
+        settings_from_env(env).validate()
+    env["AUTHORITY_ISSUER"] = "https://id.example.gov.cn"
+    assert settings_from_env(env).validate().is_https
+
+
+def test_numeric_and_enumerated_settings_are_checked():
+    with pytest.raises(ConfigError, match="AUTHORITY_MAX_CONTENT_LENGTH is not valid"):
+        settings_from_env({"AUTHORITY_MAX_CONTENT_LENGTH": "lots"})
+    s = settings_from_env({"AUTHORITY_MAX_CONTENT_LENGTH": "2048", "AUTHORITY_ENV": "testing"})
+    assert s.validate().max_content_length == 2048
+    with pytest.raises(ConfigError, match="AUTHORITY_LOG_LEVEL"):
+        Settings(env="testing", log_level="LOUD").validate()
+    with pytest.raises(ConfigError, match="not both"):
+        Settings(env="testing", kek="0" * 32, kek_file="/k").validate()
+
+
+def test_every_setting_is_documented():
+    from pathlib import Path
+
+    from authority.config import ENV_VARS, FOREIGN_VARS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    for name in [*ENV_VARS, *FOREIGN_VARS]:
+        assert f"`{name}`" in doc, f"{name} is missing from docs/configuration.md"
