@@ -116,7 +116,22 @@ _PARSERS: dict[str, Any] = {"max_content_length": int}
 
 # AUTHORITY_* variables read by other packages (not Settings fields) but known, so
 # that the unknown-variable check does not reject them.
-FOREIGN_VARS = frozenset({"AUTHORITY_SM2_BACKEND"})
+FOREIGN_VARS = frozenset(
+    {
+        "AUTHORITY_SM2_BACKEND",
+        # certs/settings.py (holder directory, expiry reminders, SMTP notifier).
+        "AUTHORITY_CERTS_REMINDER_DAYS",
+        "AUTHORITY_CERTS_REMINDER_THRESHOLDS",
+        "AUTHORITY_CERTS_NOTIFIER",
+        "AUTHORITY_CERTS_SMTP_HOST",
+        "AUTHORITY_CERTS_SMTP_PORT",
+        "AUTHORITY_CERTS_SMTP_SECURITY",
+        "AUTHORITY_CERTS_SMTP_FROM",
+        "AUTHORITY_CERTS_SMTP_USERNAME",
+        "AUTHORITY_CERTS_SMTP_PASSWORD",
+        "AUTHORITY_CERTS_SMTP_TIMEOUT",
+    }
+)
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:

@@ -210,3 +210,9 @@ __all__ = [
     "TrustBundleRecord",
     "TrustState",
 ]
+
+# The reminder tables (certs-web) live in their own module; importing them here keeps
+# this module the one that declares every table of the package (authority.migrate).
+from certs.reminder_models import ReminderSubscription, SentReminder  # noqa: E402
+
+__all__ += ["ReminderSubscription", "SentReminder"]
