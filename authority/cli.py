@@ -143,11 +143,18 @@ def serve_command(host: str, port: int, workers: int) -> None:
             f"another port: authority serve --port {port + 1}"
         )
     shown_host = f"[{host}]" if ":" in host else host
-    click.echo(f"Authority is serving at http://{shown_host}:{port}/  (Ctrl-C to stop)")
-    settings = _settings()
-    if settings.issuer.rstrip("/") != f"http://{shown_host}:{port}":
-        click.echo(f"public issuer URL: {settings.issuer}")
+    url = f"http://{shown_host}:{port}"
+    click.echo(f"Authority is serving at {url}/  (Ctrl-C to stop)")
     env = dict(os.environ)
+    if "AUTHORITY_ISSUER" in env:
+        if env["AUTHORITY_ISSUER"].rstrip("/") != url:
+            click.echo(f"public issuer URL: {env['AUTHORITY_ISSUER']}")
+    elif host in ("0.0.0.0", "::"):  # noqa: S104 - comparing, not binding
+        click.echo("set AUTHORITY_ISSUER to the public URL when listening on all interfaces")
+    else:
+        # Without a configured issuer, the issuer is where we serve (OIDC clients
+        # compare it exactly with what discovery and tokens say).
+        env["AUTHORITY_ISSUER"] = url
     # Workers must share this process's instance folder (SQLite, development secrets)
     # even though gunicorn changes directory to the checkout.
     env["AUTHORITY_INSTANCE_PATH"] = current_app.instance_path
@@ -163,6 +170,9 @@ def serve_command(host: str, port: int, workers: int) -> None:
         str(migrate.ROOT),
         "--graceful-timeout",
         "10",
+        # No control socket: its default path is shared by every gunicorn of the user,
+        # so a second server (a benchmark, another checkout) would collide with it.
+        "--no-control-socket",
         "wsgi:app",
     ]
     sys.stdout.flush()

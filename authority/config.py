@@ -118,7 +118,8 @@ _PARSERS: dict[str, Any] = {"max_content_length": int}
 # that the unknown-variable check does not reject them.
 FOREIGN_VARS = frozenset(
     {
-        "AUTHORITY_SM2_BACKEND",
+        "AUTHORITY_SM2_BACKEND",  # keys/sm2.py
+        "AUTHORITY_TEST_REQUIRE",  # tests/conftest.py (CI: postgres,browser)
         # certs/settings.py (holder directory, expiry reminders, SMTP notifier).
         "AUTHORITY_CERTS_REMINDER_DAYS",
         "AUTHORITY_CERTS_REMINDER_THRESHOLDS",
@@ -132,6 +133,14 @@ FOREIGN_VARS = frozenset(
         "AUTHORITY_CERTS_SMTP_TIMEOUT",
     }
 )
+
+
+def current_settings() -> Settings:
+    """The settings of the current Flask app (inside an app or request context)."""
+    from flask import current_app
+
+    settings: Settings = current_app.extensions["authority.settings"]
+    return settings
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:

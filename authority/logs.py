@@ -29,8 +29,8 @@ REDACTED = "[redacted]"
 # Names whose values are secret or personal wherever they appear (dict keys, key=value).
 SENSITIVE_NAMES = (
     r"pass(?:word|wd|phrase)?|pwd|secret|client_secret|token|access_token|refresh_token|"
-    r"id_token|id_token_hint|authorization|cookie|set-cookie|session|csrf_token|code|"
-    r"code_verifier|otp|totp|recovery_code|id_?number|id_?card|phone(?:_number)?|mobile|"
+    r"id_token|id_token_hint|authorization|cookie|set-cookie|session|csrf_token|"
+    r"authorization_code|code_verifier|otp|totp|recovery_code|id_?number|id_?card|phone(?:_number)?|mobile|"
     r"api_?key|private_?key|kek|credential"
 )
 _SENSITIVE_KEY = re.compile(rf"^(?:{SENSITIVE_NAMES})$", re.IGNORECASE)
@@ -46,6 +46,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         rf"\1\2{REDACTED}",
     ),
+    # OAuth authorization codes in query strings (``code`` alone is too common a word
+    # elsewhere: error codes, status codes, license-type codes).
+    (re.compile(r"([?&]code=)[^&\s\"']+"), rf"\1{REDACTED}"),
     # Credentials in an Authorization header written out some other way.
     (re.compile(r"(?i)\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {REDACTED}"),
     # Citizen ID numbers: 18 characters (GB 11643) or the old 15-digit form.

@@ -15,7 +15,7 @@ from tests.verify.world import Vectors
 FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
 
 
-@FUZZ
+@settings(FUZZ, max_examples=400)
 @given(data=st.data())
 def test_mutated_vectors(vectors: Vectors, data: st.DataObject) -> None:
     seeds = [v["qr"] for v in vectors.document["vectors"]]

@@ -167,3 +167,22 @@ def test_rendered_typical_license_reads_back(vectors: Vectors) -> None:
     image = code.make_image().get_image().convert("L")
     results = zxingcpp.read_barcodes(image)
     assert [r.text for r in results] == [qr]
+
+
+@pytest.mark.parametrize(("name", "prefix"), [("valid", "LC1Z:"), ("valid_uncompressed", "LC1:")])
+def test_zlib_only_when_it_shortens_the_text(vectors: Vectors, name: str, prefix: str) -> None:
+    import zlib
+
+    from verify.license import PREFIX_PLAIN, PREFIX_ZLIB
+    from verify.rfc9285 import b45decode, b45encode
+
+    qr = vectors.by_name(name)["qr"]
+    assert qr.startswith(prefix)
+    if prefix == PREFIX_ZLIB:
+        cose_bytes = zlib.decompress(b45decode(qr[len(PREFIX_ZLIB) :]))
+        assert len(PREFIX_PLAIN + b45encode(cose_bytes)) > len(qr)
+        assert decode(qr).compressed
+    else:
+        cose_bytes = b45decode(qr[len(PREFIX_PLAIN) :])
+        assert len(PREFIX_ZLIB + b45encode(zlib.compress(cose_bytes, 9))) >= len(qr)
+        assert not decode(qr).compressed

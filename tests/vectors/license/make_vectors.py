@@ -66,10 +66,10 @@ def test_key(name: str) -> SM2PrivateKey:
     return SM2PrivateKey.from_int(int.from_bytes(sm3(TEST_KEYS[name].encode()), "big"))
 
 
-def credit_code(region: str, organisation: str) -> str:
-    """A valid GB 32100-2015 code of a government body (类别 1, 机关 1)."""
+def credit_code(region: str, organisation: str, kind: str = "11") -> str:
+    """A valid GB 32100-2015 code: ``kind`` 11 a government body, 91 a company."""
     org = organisation + organisation_code_check_char(organisation)
-    first17 = "11" + region + org
+    first17 = kind + region + org
     return first17 + credit_code_check_char(first17)
 
 
@@ -114,9 +114,23 @@ def typical_claims(serial: int = 1, **changes: Any) -> LicenseClaims:
     return replace(claims, **changes)
 
 
+COMPANY_CODE = credit_code("440101", "MA5D1234", "91")  # a company holding a license
+
+
 def small_claims(serial: int) -> LicenseClaims:
-    """A license so small that zlib does not shorten it (the LC1: prefix)."""
-    return typical_claims(serial, fields={}, holder_name="李四", exp=None)
+    """A license so small and varied that zlib does not shorten it (the LC1: prefix).
+
+    The holder is a company: its credit code is public and is shown unmasked.
+    """
+    return typical_claims(
+        serial,
+        license_id=f"GZ{serial}",
+        fields={},
+        holder_name="广州某某科技有限公司",
+        holder_id_masked=COMPANY_CODE,
+        holder_id_digest=holder_digest(COMPANY_CODE, sm3(f"salt {serial}".encode())[:16]),
+        exp=None,
+    )
 
 
 def certificates() -> dict[str, Certificate]:
@@ -183,9 +197,11 @@ def build(out: Path) -> dict[str, Any]:
 
     valid = encode(typical_claims(1), dept_key, dept_kid)
     add("valid", valid, "valid", "a typical license (zlib-compressed, prefix LC1Z:)")
+    small = encode(small_claims(2), dept_key, dept_kid)
+    assert valid.startswith(PREFIX_ZLIB) and small.startswith(PREFIX_PLAIN)
     add(
         "valid_uncompressed",
-        encode(small_claims(2), dept_key, dept_kid),
+        small,
         "valid",
         "a small license without expiry that zlib does not shorten (prefix LC1:)",
     )
