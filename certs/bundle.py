@@ -15,15 +15,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from keys.x509 import Certificate
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from verify.bundle import BundleKey, build_bundle
-from verify.status import LicenseStatus, StatusList
 
 from certs import departments, trust
 from certs.issuance import published_status_size
 from certs.models import Department, License, SigningCertificate, TrustBundleRecord
+from keys.x509 import Certificate
+from verify.bundle import BundleKey, build_bundle
+from verify.status import LicenseStatus, StatusList
 
 #: A bundle tells verifiers to fetch a new one after this long.
 VALIDITY = timedelta(hours=24)
@@ -77,7 +77,7 @@ def build(session: Session, *, sequence: int, generation: int, now: datetime) ->
             flagged[kid].append((index, status))
     keys: list[BundleKey] = []
     summary_keys: list[dict[str, Any]] = []
-    credit = dict(session.execute(sa.select(Department.id, Department.credit_code)).tuples())
+    credit = {i: c for i, c in session.execute(sa.select(Department.id, Department.credit_code))}
     for row in certs:
         cert = Certificate.from_pem(row.certificate_pem.encode())
         status = StatusList(published_status_size(row.next_status_index))

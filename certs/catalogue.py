@@ -121,8 +121,8 @@ def add_type(
 ) -> LicenseType:
     """Add a new type (version 1) to the catalogue, owned by ``department``.
 
-    The department's signing key is certified again with the new code, so that it may
-    sign licenses of this type (see :func:`certs.departments.recertify`).
+    The department's signing key is certified (again) with the new code, so that it
+    may sign licenses of this type (see :func:`certs.departments.recertify`).
     """
     from certs import departments
 
@@ -153,8 +153,7 @@ def add_type(
     )
     session.add(entry)
     session.flush()
-    if departments.current_certificate(session, department, required=False) is not None:
-        departments.recertify(session, department)
+    departments.recertify(session, department)
     return entry
 
 

@@ -178,10 +178,12 @@ def departments_add(name: str, credit_code: str, region_code: str) -> None:
             dept = departments.add(
                 session, name=name, credit_code=credit_code, region_code=region_code, actor="cli"
             )
-            kid = dept.certificates[-1].kid
     except CertsError as exc:
         _fail(exc)
-    click.echo(f"added {dept.credit_code} {dept.name}; signing key {kid}")
+    click.echo(
+        f"added {dept.credit_code} {dept.name}; its SM2 key is certified when it gets "
+        "its first license type (authority catalogue add)"
+    )
 
 
 @departments_cli.command("list")
@@ -226,7 +228,10 @@ def departments_rotate(credit_code: str) -> None:
             row = departments.rotate(session, credit_code, actor="cli")
     except CertsError as exc:
         _fail(exc)
-    click.echo(f"new signing key {row.kid} for {credit_code}")
+    if row is None:
+        click.echo(f"new key for {credit_code} (certified when it gets a license type)")
+    else:
+        click.echo(f"new signing key {row.kid} for {credit_code}")
 
 
 @departments_cli.command("report-compromised")

@@ -15,13 +15,11 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from authority.keystore import keystore
-from authority.models import StoredKey
-from keys.sm2 import SM2PrivateKey
-from keys.x509 import Certificate, issue_signing_certificate
 from sqlalchemy.orm import Session
 
 from authority import audit
+from authority.keystore import keystore
+from authority.models import StoredKey
 from certs import trust
 from certs.errors import (
     DepartmentExists,
@@ -32,6 +30,8 @@ from certs.errors import (
 )
 from certs.models import Department, SigningCertificate
 from keys import validators
+from keys.sm2 import SM2PrivateKey
+from keys.x509 import Certificate, issue_signing_certificate
 
 ROOT_PURPOSE = "root"
 REGION_RE = re.compile(r"^[1-9][0-9]{5}$")
@@ -96,8 +96,9 @@ def add(
     dept = Department(name=name.strip(), credit_code=code, region_code=region_code)
     session.add(dept)
     session.flush()
-    stored = keystore(session).create(purpose(code), "SM2")
-    certify(session, dept, stored)
+    # The key is certified when the department gets its first license type: a
+    # signing certificate must name at least one type code.
+    keystore(session).create(purpose(code), "SM2")
     audit.record(session, "department.added", actor=actor, subject=code)
     return dept
 
@@ -147,8 +148,12 @@ def certify(session: Session, dept: Department, stored: StoredKey) -> SigningCer
     return row
 
 
-def recertify(session: Session, dept: Department) -> SigningCertificate:
-    """Certify the department's active key again (after its type list changed)."""
+def recertify(session: Session, dept: Department) -> SigningCertificate | None:
+    """Certify the department's active key for its current type list (None: no types yet)."""
+    from certs.catalogue import department_type_codes
+
+    if not department_type_codes(session, dept.id):
+        return None
     stored = keystore(session).active(purpose(dept.credit_code))
     return certify(session, dept, stored)
 
@@ -187,7 +192,9 @@ def signing_key(session: Session, row: SigningCertificate) -> SM2PrivateKey:
     )
 
 
-def rotate(session: Session, credit_code: str, *, actor: str | None = None) -> SigningCertificate:
+def rotate(
+    session: Session, credit_code: str, *, actor: str | None = None
+) -> SigningCertificate | None:
     """Create and certify a new key; the old one stops signing but stays published."""
     dept = get(session, credit_code)
     now = datetime.now(UTC)
@@ -196,14 +203,16 @@ def rotate(session: Session, credit_code: str, *, actor: str | None = None) -> S
     for cert in dept.certificates:
         if cert.stored_key_kid in old_kids and cert.stored_key_kid != str(stored.kid):
             cert.retired_at = now
-    row = certify(session, dept, stored)
+            cert.current = False
+    row = recertify(session, dept)
     audit.record(
         session,
         "department.key_rotated",
         actor=actor,
         subject=dept.credit_code,
-        details={"kid": row.kid},
+        details={"key": str(stored.kid), "kid": row.kid if row else None},
     )
+    trust.changed(session)
     return row
 
 
@@ -237,8 +246,8 @@ def report_compromised(
     keystore(session).mark_compromised(stored_kid, at)
     session.flush()
     if was_current:
-        stored = keystore(session).create(purpose(dept.credit_code), "SM2")
-        certify(session, dept, stored)
+        keystore(session).create(purpose(dept.credit_code), "SM2")
+        recertify(session, dept)
     trust.changed(session)
     audit.record(
         session,

@@ -12,19 +12,23 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 from authority.keystore import EXTENSION_KEY as KEK_EXTENSION
-from flask import Flask, current_app
-from keys.sm3 import hmac_sm3
-
 from certs.errors import InvalidHolder, NotInitialised
 from keys import validators
+from keys.sm3 import hmac_sm3
 
 PERSON = "person"
 ORGANISATION = "organisation"
 HOLDER_KINDS = (PERSON, ORGANISATION)
 
 _INDEX_LABEL = "certs/holder-index/v1"
+_INDEX_KEY_EXTENSION = "certs.holder_index_key"
 
 
 @dataclass(frozen=True)
@@ -62,17 +66,26 @@ def parse_holder(kind: str, number: object) -> Holder:
 
 
 def _index_key(app: Flask) -> bytes:
+    cached: bytes | None = app.extensions.get(_INDEX_KEY_EXTENSION)
+    if cached is not None:
+        return cached
     kek = app.extensions.get(KEK_EXTENSION)
     if kek is None:
         raise NotInitialised("no key-encryption key is loaded")
     # HKDF-SM3 under the KEK with our own label: independent of every other derived key.
+    # The result depends only on the KEK loaded at start-up, so it is derived once.
     key: bytes = kek.derive_key(_INDEX_LABEL, 32)
+    app.extensions[_INDEX_KEY_EXTENSION] = key
     return key
 
 
 def holder_index(number: str, app: Flask | None = None) -> str:
-    """The blind index of a holder number (hex), for looking licenses up by holder."""
-    return hmac_sm3(_index_key(app or current_app), number.encode()).hex()
+    """The blind index of a holder number (hex), for looking licenses up by holder.
+
+    The number is normalised first (stripped, upper case: a final ``x`` of an ID number
+    is the same check character as ``X``).
+    """
+    return hmac_sm3(_index_key(app or current_app), number.strip().upper().encode()).hex()
 
 
 def keyed_hash(data: bytes, app: Flask | None = None) -> str:
@@ -82,3 +95,21 @@ def keyed_hash(data: bytes, app: Flask | None = None) -> str:
 
 def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
+
+
+def licenses_for_holder(session: Session, holder_id: str, *, app: Flask | None = None) -> list[Any]:
+    """Every license of a holder (person ID number or credit code), newest first.
+
+    The number is normalised (upper case, stripped) before the blind index is computed;
+    an unparseable number simply has no licenses.
+    """
+    from certs.models import License
+
+    number = holder_id
+    return list(
+        session.scalars(
+            sa.select(License)
+            .where(License.holder_index == holder_index(number, app))
+            .order_by(License.issued_at.desc(), License.id.desc())
+        )
+    )

@@ -173,7 +173,7 @@ class IdempotencyRecord(Base):
     client_id: Mapped[str] = mapped_column(sa.String(128))
     key: Mapped[str] = mapped_column(sa.String(255))
     request_hash: Mapped[str] = mapped_column(sa.String(64))
-    license_id: Mapped[int] = mapped_column(sa.ForeignKey("licenses.id"))
+    license_identifier: Mapped[str] = mapped_column(sa.ForeignKey("licenses.identifier"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -82,7 +82,7 @@ def document() -> dict[str, Any]:
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
-                            "description": "A retry with the same key and body gets the same license",
+                            "description": "A retry with the same key and body: the same license",
                             "schema": {"type": "string", "minLength": 1, "maxLength": 255},
                         }
                     ],

@@ -92,7 +92,9 @@ def suspend(
     lic = owned(session, department, identifier)
     if lic.status != VALID:
         raise InvalidTransition(
-            f"a {lic.status} license cannot be suspended", license=identifier, status=lic.status
+            f"a {lic.status} license cannot be suspended",
+            license=identifier,
+            license_status=lic.status,
         )
     return _change(session, lic, SUSPENDED, _reason(reason), actor=actor, event="license.suspended")
 
@@ -103,7 +105,9 @@ def reinstate(
     lic = owned(session, department, identifier)
     if lic.status != SUSPENDED:
         raise InvalidTransition(
-            f"a {lic.status} license cannot be reinstated", license=identifier, status=lic.status
+            f"a {lic.status} license cannot be reinstated",
+            license=identifier,
+            license_status=lic.status,
         )
     return _change(session, lic, VALID, None, actor=actor, event="license.reinstated")
 
@@ -116,7 +120,7 @@ def revoke(
         raise InvalidTransition(
             "the license is already revoked (revocation is final)",
             license=identifier,
-            status=lic.status,
+            license_status=lic.status,
         )
     return _change(session, lic, REVOKED, _reason(reason), actor=actor, event="license.revoked")
 
@@ -132,7 +136,7 @@ def supersede(
     old = owned(session, department, identifier)
     if old.status == REVOKED:
         raise InvalidTransition(
-            "a revoked license cannot be superseded", license=identifier, status=old.status
+            "a revoked license cannot be superseded", license=identifier, license_status=old.status
         )
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object", pointer="")

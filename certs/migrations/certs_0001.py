@@ -164,10 +164,12 @@ def upgrade() -> None:
         sa.Column("client_id", sa.String(length=128), nullable=False),
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("request_hash", sa.String(length=64), nullable=False),
-        sa.Column("license_id", sa.Integer(), nullable=False),
+        sa.Column("license_identifier", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["license_id"], ["licenses.id"], name=op.f("fk_license_idempotency_license_id_licenses")
+            ["license_identifier"],
+            ["licenses.identifier"],
+            name=op.f("fk_license_idempotency_license_identifier_licenses"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_license_idempotency")),
         sa.UniqueConstraint("client_id", "key", name="uq_license_idempotency_client_key"),
