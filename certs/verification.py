@@ -116,7 +116,11 @@ def _from_record(
     claims = decoded.claims
 
     def answer(state: VerdictState, zh: str, en: str) -> OnlineVerdict:
-        if state == verdict.state and state != VerdictState.REVOKED:
+        if state == verdict.state and state in (
+            VerdictState.EXPIRED,
+            VerdictState.NOT_YET_VALID,
+        ):
+            # The offline verifier's wording names the dates: keep it.
             zh, en = verdict.explanation_zh, verdict.explanation_en
         return OnlineVerdict(state, zh, en, ONLINE, decoded, row, sequence)
 

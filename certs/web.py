@@ -17,4 +17,8 @@ def setup_certs(app: Flask) -> None:
     app.register_blueprint(api)
     app.register_blueprint(wellknown)
     cli.register(app)
+    # Holder directory, QR images, sharing API, public verification, reminders (certs-web).
+    from certs.holder_web import setup_holder_web
+
+    setup_holder_web(app)
     del demo  # imported for its seeder's registration with authority.demo

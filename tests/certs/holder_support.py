@@ -131,3 +131,148 @@ def smtp_server() -> Iterator[tuple[int, Mailbox]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# ---------------------------------------------------------------- people, login, tokens
+# Through the real interfaces: the operator CLI as typed, the login form, /authorize
+# with PKCE and the consent page, and /token.
+
+PASSWORD = "licenses-test-pw-2026"
+REDIRECT_URI = "https://portal.example.cn/callback"
+
+
+def cli(app: Any, runner: Any, *args: str, input: str | None = None) -> Any:
+    with app.app_context():
+        result = runner.invoke(args=list(args), input=input)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def make_person(app: Any, runner: Any, id_number: str, name: str = "张三") -> None:
+    cli(
+        app,
+        runner,
+        "accounts",
+        "create-person",
+        "--id-number",
+        id_number,
+        "--name",
+        name,
+        "--password-stdin",
+        input=PASSWORD + "\n",
+    )
+
+
+def make_agent(
+    app: Any, runner: Any, id_number: str, credit_code: str, org_name: str = "福州示例科技有限公司"
+) -> None:
+    cli(app, runner, "accounts", "create-org", "--credit-code", credit_code, "--name", org_name)
+    cli(
+        app,
+        runner,
+        "accounts",
+        "link-agent",
+        "--id-number",
+        id_number,
+        "--credit-code",
+        credit_code,
+        "--role",
+        "legal_representative",
+    )
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    import html
+    import re
+
+    return {
+        html.unescape(m.group(1)): html.unescape(m.group(2))
+        for m in re.finditer(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)
+    }
+
+
+def login(http: Any, id_number: str, next_url: str = "/licenses") -> Any:
+    """Log in through the login form (its CSRF token included); returns the POST response."""
+    from urllib.parse import urlencode
+
+    page = http.get("/login?" + urlencode({"next": next_url}))
+    assert page.status_code == 200, page.status_code
+    fields = hidden_fields(page.get_data(as_text=True))
+    fields.update(login=id_number, password=PASSWORD)
+    response = http.post("/login", data=fields)
+    assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
+    return response
+
+
+def make_portal(app: Any, runner: Any, *scopes: str) -> tuple[str, str]:
+    """A confidential portal client (authorization code); (client_id, secret)."""
+    import json
+
+    args = ["clients", "create", "--name", "互认共享门户", "--redirect-uri", REDIRECT_URI]
+    for scope in scopes or ("openid", "licenses:read"):
+        args += ["--scope", scope]
+    body = json.loads(cli(app, runner, *args, "--json").output)
+    return body["client_id"], body["client_secret"]
+
+
+def user_token(http: Any, client_id: str, secret: str, scope: str = "openid licenses:read") -> str:
+    """Authorization code + PKCE for a logged-in browser, consenting on the way."""
+    import base64
+    import hashlib
+    import secrets
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    verifier = secrets.token_urlsafe(48)
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": scope,
+        "state": secrets.token_hex(4),
+        "nonce": secrets.token_hex(4),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    response = http.get("/authorize?" + urlencode(params))
+    if response.status_code == 200:  # the consent page
+        fields = hidden_fields(response.get_data(as_text=True))
+        fields["decision"] = "allow"
+        response = http.post("/authorize/consent", data=fields)
+    assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
+    query = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert "code" in query, query
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    token = http.post(
+        "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": query["code"][0],
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+        },
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert token.status_code == 200, token.get_data(as_text=True)
+    return str(token.get_json()["access_token"])
+
+
+def department_token(app: Any, runner: Any, http: Any, department: str, *scopes: str) -> str:
+    """A client-credentials token of a department system (``clients create`` as typed)."""
+    import base64
+    import json
+
+    args = ["clients", "create", "--name", "部门系统", "--grant-type", "client_credentials"]
+    for scope in scopes:
+        args += ["--scope", scope]
+    body = json.loads(cli(app, runner, *args, "--department", department, "--json").output)
+    basic = base64.b64encode(f"{body['client_id']}:{body['client_secret']}".encode()).decode()
+    response = http.post(
+        "/token",
+        data={"grant_type": "client_credentials", "scope": " ".join(scopes)},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return str(response.get_json()["access_token"])
