@@ -77,12 +77,14 @@ def setup_pages(app: Flask) -> None:
 
 
 def log_startup(app: Flask, settings: Settings) -> None:
+    """One line saying how this process is configured, with the SM2 backend in use."""
     from authority.health import sm2_backend
 
+    backend = sm2_backend()
     log.info(
         "authority started: env=%s, database=%s, SM2 backend=%s",
         settings.env,
         db.engine(app).url.render_as_string(hide_password=True),
-        sm2_backend(),
-        extra={"sm2_backend": sm2_backend(), "env": settings.env},
+        backend,
+        extra={"sm2_backend": backend, "env": settings.env},
     )

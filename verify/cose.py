@@ -14,6 +14,11 @@ private-use range (below -65536, RFC 9053 section 16.4 / RFC 9052 section 11.1):
 ``ALG_SM2_SM3``. The signature is the raw ``r ‖ s`` (32 + 32 bytes, big-endian) of an
 SM2 signature (GB/T 32918.2-2016, clause 6.1) over the Sig_structure, with SM3 and the
 signer ID ``1234567812345678`` (GM/T 0009-2012). docs/license-format.md is normative.
+
+Why not a COSE library: pycose 1.1.0 and cwt bind every algorithm to a pyca/cryptography
+key type, and cryptography has no SM2; plugging SM2 in would mean subclassing their
+internals. The hundred lines here are checked against the ``openssl`` command line
+(tests/verify/test_vectors.py).
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import cbor2
+
 from keys.errors import CryptoError
 from keys.sm2 import DEFAULT_ID, SM2PrivateKey, SM2PublicKey
-
 from verify import strict_cbor
 from verify.errors import VerifyError
 

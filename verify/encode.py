@@ -8,7 +8,6 @@ from __future__ import annotations
 import zlib
 
 from keys.sm2 import SM2PrivateKey
-
 from verify import cose
 from verify.claims import LicenseClaims
 from verify.license import MAX_COSE, MAX_TEXT, PREFIX_PLAIN, PREFIX_ZLIB

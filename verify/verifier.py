@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 
 from keys.errors import CryptoError
-
 from verify.bundle import TrustBundle
 from verify.claims import LicenseClaims
 from verify.cose import SIGNER_ID

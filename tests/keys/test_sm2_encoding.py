@@ -1,4 +1,4 @@
-"""DER <-> raw signature conversions of keys/sm2.py (GM/T 0009-2012 clause 7.3)."""
+"""DER <-> raw signature conversions of keys/sm2.py (SM2Signature, GM/T 0009-2012)."""
 
 from __future__ import annotations
 
