@@ -120,6 +120,13 @@ FOREIGN_VARS = frozenset(
     {
         "AUTHORITY_SM2_BACKEND",  # keys/sm2.py
         "AUTHORITY_TEST_REQUIRE",  # tests/conftest.py (CI: postgres,browser)
+        # oidc/config.py (OIDCSettings), documented in docs/oidc.md.
+        "AUTHORITY_OIDC_REGISTRATION",
+        "AUTHORITY_OIDC_CODE_TTL",
+        "AUTHORITY_OIDC_ACCESS_TOKEN_TTL",
+        "AUTHORITY_OIDC_REFRESH_TOKEN_TTL",
+        "AUTHORITY_OIDC_REFRESH_GRACE",
+        "AUTHORITY_OIDC_ID_TOKEN_TTL",
         # certs/settings.py (holder directory, expiry reminders, SMTP notifier).
         "AUTHORITY_CERTS_REMINDER_DAYS",
         "AUTHORITY_CERTS_REMINDER_THRESHOLDS",

@@ -1,0 +1,411 @@
+"""Authorization codes and access/refresh tokens (RFC 6749 §4.1, §6; RFC 9700 §4.14).
+
+Nothing here lives in process memory: codes and tokens are rows, found by the SM3
+digest of their value (:mod:`oidc.hashing`); the values themselves are never stored.
+
+Policies (docs/oidc.md, "Tokens"):
+
+- A code is consumed by its first redemption attempt by its own client, successful or
+  not. Presenting a consumed code again is a replay: refused, and every token issued
+  from that code (with its whole refresh family) is revoked (RFC 6749 §4.1.2).
+- Refresh tokens rotate: each refresh returns a new refresh token and spends the old
+  one. Presenting a spent refresh token more than ``refresh_grace`` seconds after it
+  was spent revokes the whole family (RFC 9700 §4.14.2); within the grace period it
+  is honoured once more, so two concurrent refreshes do not log the person out.
+- Access tokens are opaque (256-bit) and looked up by digest, so revocation takes
+  effect immediately everywhere.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, TokenMixin
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from authority import audit
+from authority.db import Base
+from oidc import hashing
+
+
+@dataclass(frozen=True)
+class AuthenticatedUser:
+    """The person (and organisation they act for) a code or token was granted by."""
+
+    person_id: int
+    acting_org_id: int | None = None
+    sid: str | None = None
+    auth_time: int | None = None
+    acr: str | None = None
+    amr: tuple[str, ...] = field(default_factory=tuple)
+
+    def get_user_id(self) -> int:
+        return self.person_id
+
+
+class AuthorizationCode(Base, AuthorizationCodeMixin):
+    """An issued authorization code, bound to its client, redirect URI and PKCE challenge."""
+
+    __tablename__ = "oidc_authorization_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("oidc_clients.client_id", ondelete="CASCADE"), index=True
+    )
+    redirect_uri: Mapped[str] = mapped_column(sa.Text)
+    scope: Mapped[str] = mapped_column(sa.Text, default="")
+    nonce: Mapped[str | None] = mapped_column(sa.String(255))
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("persons.id", ondelete="CASCADE"))
+    acting_org_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    sid: Mapped[str | None] = mapped_column(sa.String(64))
+    auth_time: Mapped[int | None] = mapped_column(sa.BigInteger)
+    acr: Mapped[str | None] = mapped_column(sa.String(64))
+    amr: Mapped[str | None] = mapped_column(sa.String(64))
+    code_challenge: Mapped[str | None] = mapped_column(sa.String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(sa.String(8))
+    issued_at: Mapped[int] = mapped_column(sa.BigInteger)
+    expires_at: Mapped[int] = mapped_column(sa.BigInteger)
+    used_at: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+    # Authlib AuthorizationCodeMixin and OpenID extension accessors.
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int | None:
+        return self.auth_time
+
+    def get_acr(self) -> str | None:
+        return self.acr
+
+    def get_amr(self) -> list[str]:
+        return self.amr.split() if self.amr else []
+
+    def user(self) -> AuthenticatedUser:
+        return AuthenticatedUser(
+            person_id=self.person_id,
+            acting_org_id=self.acting_org_id,
+            sid=self.sid,
+            auth_time=self.auth_time,
+            acr=self.acr,
+            amr=tuple(self.get_amr()),
+        )
+
+
+class Token(Base, TokenMixin):
+    """An access token and, for user grants, its refresh token (one row per issuance)."""
+
+    __tablename__ = "oidc_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(
+        sa.String(64), sa.ForeignKey("oidc_clients.client_id", ondelete="CASCADE"), index=True
+    )
+    grant_type: Mapped[str] = mapped_column(sa.String(32))
+    person_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    acting_org_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    scope: Mapped[str] = mapped_column(sa.Text, default="")
+    access_digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    refresh_digest: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    issued_at: Mapped[int] = mapped_column(sa.BigInteger)
+    access_expires_at: Mapped[int] = mapped_column(sa.BigInteger)
+    refresh_expires_at: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: Set when the refresh token was exchanged for a new one (rotation).
+    refresh_used_at: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: Set when both tokens of the row were revoked.
+    revoked_at: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: Every token descending from one authorization shares a family (a random id).
+    family: Mapped[str] = mapped_column(sa.String(32), index=True)
+    code_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
+    sid: Mapped[str | None] = mapped_column(sa.String(64))
+    auth_time: Mapped[int | None] = mapped_column(sa.BigInteger)
+    acr: Mapped[str | None] = mapped_column(sa.String(64))
+    amr: Mapped[str | None] = mapped_column(sa.String(64))
+
+    # Authlib TokenMixin.
+    def check_client(self, client: Any) -> bool:
+        return bool(self.client_id == client.get_client_id())
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return self.access_expires_at - self.issued_at
+
+    def is_expired(self) -> bool:
+        return self.access_expires_at <= time.time()
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def user(self) -> AuthenticatedUser | None:
+        if self.person_id is None:
+            return None
+        return AuthenticatedUser(
+            person_id=self.person_id,
+            acting_org_id=self.acting_org_id,
+            sid=self.sid,
+            auth_time=self.auth_time,
+            acr=self.acr,
+            amr=tuple(self.amr.split()) if self.amr else (),
+        )
+
+
+# ------------------------------------------------------------------ codes
+
+
+def save_code(
+    session: Session,
+    code: str,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    scope: str,
+    nonce: str | None,
+    user: AuthenticatedUser,
+    code_challenge: str | None,
+    code_challenge_method: str | None,
+    ttl: int,
+) -> AuthorizationCode:
+    now = int(time.time())
+    row = AuthorizationCode(
+        code_digest=hashing.digest(code),
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        scope=scope,
+        nonce=nonce,
+        person_id=user.person_id,
+        acting_org_id=user.acting_org_id,
+        sid=user.sid,
+        auth_time=user.auth_time,
+        acr=user.acr,
+        amr=" ".join(user.amr) or None,
+        code_challenge=code_challenge,
+        code_challenge_method=code_challenge_method,
+        issued_at=now,
+        expires_at=now + ttl,
+    )
+    session.add(row)
+    return row
+
+
+def redeem_code(session: Session, code: str, client_id: str) -> AuthorizationCode | None:
+    """Consume ``code`` for ``client_id``; None if unknown, expired, foreign or replayed.
+
+    A replay revokes every token that the code produced (and their families).
+    """
+    row = session.scalar(
+        sa.select(AuthorizationCode).where(AuthorizationCode.code_digest == hashing.digest(code))
+    )
+    if row is None or row.client_id != client_id:
+        return None
+    now = int(time.time())
+    # The conditional UPDATE makes consumption atomic across workers: of two concurrent
+    # redemptions exactly one sees rowcount 1.
+    result = session.execute(
+        sa.update(AuthorizationCode)
+        .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        revoked = revoke_where(session, Token.code_id == row.id, reason="code_replay")
+        audit.record(
+            session,
+            "oidc.code.replayed",
+            actor=client_id,
+            details={"code_id": row.id, "tokens_revoked": revoked},
+        )
+        return None
+    row.used_at = now
+    if row.expires_at <= now:
+        return None
+    return row
+
+
+def nonce_used(session: Session, client_id: str, nonce: str) -> bool:
+    """Whether a code with this nonce was already issued to this client."""
+    return (
+        session.scalar(
+            sa.select(AuthorizationCode.id)
+            .where(AuthorizationCode.client_id == client_id, AuthorizationCode.nonce == nonce)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+# ------------------------------------------------------------------ tokens
+
+
+def new_token_values(include_refresh: bool) -> dict[str, str]:
+    values = {"access_token": hashing.new_secret()}
+    if include_refresh:
+        values["refresh_token"] = hashing.new_secret()
+    return values
+
+
+def save_token(
+    session: Session,
+    token: dict[str, Any],
+    *,
+    client_id: str,
+    grant_type: str,
+    user: AuthenticatedUser | None,
+    refresh_ttl: int,
+    code_id: int | None = None,
+    parent: Token | None = None,
+) -> Token:
+    """Store an issued token response (digests only) and audit it."""
+    now = int(time.time())
+    refresh = token.get("refresh_token")
+    row = Token(
+        client_id=client_id,
+        grant_type=grant_type,
+        person_id=user.person_id if user else None,
+        acting_org_id=user.acting_org_id if user else None,
+        scope=token.get("scope", "") or "",
+        access_digest=hashing.digest(token["access_token"]),
+        refresh_digest=hashing.digest(refresh) if refresh else None,
+        issued_at=now,
+        access_expires_at=now + int(token["expires_in"]),
+        refresh_expires_at=now + refresh_ttl if refresh else None,
+        family=parent.family if parent is not None else secrets.token_hex(16),
+        code_id=code_id if code_id is not None else (parent.code_id if parent else None),
+        sid=user.sid if user else None,
+        auth_time=user.auth_time if user else None,
+        acr=user.acr if user else None,
+        amr=(" ".join(user.amr) or None) if user else None,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        "oidc.token.issued",
+        actor=client_id,
+        subject=f"person:{user.person_id}" if user else None,
+        details={
+            "token_id": row.id,
+            "grant_type": grant_type,
+            "scope": row.scope,
+            "family": row.family,
+            "refresh": refresh is not None,
+        },
+    )
+    return row
+
+
+def find_access_token(session: Session, access_token: str) -> Token | None:
+    """The token row for a presented access token, whatever its state."""
+    if not access_token or len(access_token) > 512:
+        return None
+    return session.scalar(
+        sa.select(Token).where(Token.access_digest == hashing.digest(access_token))
+    )
+
+
+def find_refresh_token(session: Session, refresh_token: str) -> Token | None:
+    """The token row for a presented refresh token, whatever its state."""
+    if not refresh_token or len(refresh_token) > 512:
+        return None
+    return session.scalar(
+        sa.select(Token).where(Token.refresh_digest == hashing.digest(refresh_token))
+    )
+
+
+def authenticate_refresh(
+    session: Session, refresh_token: str, client_id: str, *, grace: int
+) -> Token | None:
+    """The refresh token's row if it may be exchanged now, else None.
+
+    Reuse of a spent refresh token outside the grace period revokes its whole family.
+    The row is locked (PostgreSQL ``FOR UPDATE``) so that concurrent refreshes of one
+    token are serialised and see each other's rotation.
+    """
+    if not refresh_token or len(refresh_token) > 512:
+        return None
+    row = session.scalar(
+        sa.select(Token)
+        .where(Token.refresh_digest == hashing.digest(refresh_token))
+        .with_for_update()
+    )
+    if row is None or row.client_id != client_id:
+        return None
+    now = int(time.time())
+    if row.revoked_at is not None:
+        return None
+    if row.refresh_expires_at is not None and row.refresh_expires_at <= now:
+        return None
+    if row.refresh_used_at is not None:
+        if now - row.refresh_used_at <= grace:
+            return row
+        revoked = revoke_where(session, Token.family == row.family, reason="refresh_reuse")
+        audit.record(
+            session,
+            "oidc.refresh.reused",
+            actor=client_id,
+            subject=f"person:{row.person_id}" if row.person_id else None,
+            details={"token_id": row.id, "family": row.family, "tokens_revoked": revoked},
+        )
+        return None
+    return row
+
+
+def spend_refresh(session: Session, row: Token) -> None:
+    """Mark a refresh token as exchanged (rotation).
+
+    Its access token stays valid until it expires (minutes): a client refreshing
+    early may still have requests in flight with it.
+    """
+    now = int(time.time())
+    if row.refresh_used_at is None:
+        row.refresh_used_at = now
+
+
+def revoke(session: Session, row: Token, *, reason: str, actor: str | None = None) -> None:
+    """Revoke one token row (its access and refresh token) and audit it."""
+    if row.revoked_at is None:
+        row.revoked_at = int(time.time())
+        audit.record(
+            session,
+            "oidc.token.revoked",
+            actor=actor or row.client_id,
+            subject=f"person:{row.person_id}" if row.person_id else None,
+            details={"token_id": row.id, "reason": reason},
+        )
+
+
+def revoke_family(session: Session, row: Token, *, reason: str, actor: str | None = None) -> int:
+    """Revoke every token of ``row``'s family (a refresh token and its descendants)."""
+    return revoke_where(session, Token.family == row.family, reason=reason, actor=actor)
+
+
+def revoke_where(session: Session, condition: Any, *, reason: str, actor: str | None = None) -> int:
+    """Revoke every live token matching ``condition`` (and their families); returns count."""
+    families = set(session.scalars(sa.select(Token.family).where(condition)))
+    if not families:
+        return 0
+    rows = list(
+        session.scalars(
+            sa.select(Token).where(Token.family.in_(families), Token.revoked_at.is_(None))
+        )
+    )
+    for row in rows:
+        revoke(session, row, reason=reason, actor=actor)
+    return len(rows)
