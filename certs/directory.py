@@ -37,7 +37,6 @@ from flask import (
     request,
     url_for,
 )
-from oidc.api import OrgRef, UserInfo, current_token, current_user, login_url, require_oauth
 
 from authority import audit, db
 from authority.i18n import get_locale, register_messages, t
@@ -48,6 +47,7 @@ from certs.models import License
 from certs.reminder_models import ReminderSubscription
 from certs.reminders import days_left, expiring_soon
 from certs.settings import certs_settings
+from oidc.api import OrgRef, UserInfo, current_token, current_user, login_url, require_oauth
 
 bp = Blueprint("certs_directory", __name__, template_folder="templates")
 

@@ -20,12 +20,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, jsonify
-from oidc.api import current_token, require_oauth
 
 from authority import audit, db
 from authority.problems import Problem, problem_type
 from certs.holders import holder_index
 from certs.models import License
+from oidc.api import current_token, require_oauth
 
 api = Blueprint("certs_sharing", __name__, url_prefix="/api/v1")
 
