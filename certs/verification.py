@@ -29,7 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, Response, jsonify, render_template, request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from authority import db
 from authority.i18n import register_messages
@@ -174,7 +174,10 @@ def verify_online(session: Session, text: str, *, now: int | None = None) -> Onl
             trust.sequence,
         )
     row = session.scalar(
-        sa.select(License).where(
+        sa.select(License)
+        # One round trip for the record and the catalogue names the answer shows.
+        .options(joinedload(License.department), joinedload(License.license_type))
+        .where(
             License.identifier == decoded.claims.license_id,
             License.signing_kid == decoded.kid.hex(),
             License.status_index == decoded.claims.status_index,
@@ -206,13 +209,18 @@ def license_summary(session: Session, result: OnlineVerdict) -> dict[str, Any] |
     if result.license is None:
         return None
     claims = result.license.claims
-    dept = session.scalar(sa.select(Department).where(Department.credit_code == claims.issuer))
-    entry = session.scalar(
-        sa.select(LicenseType)
-        .where(LicenseType.code == claims.type_code)
-        .order_by(LicenseType.version.desc())
-        .limit(1)
-    )
+    dept: Department | None
+    entry: LicenseType | None
+    if result.record is not None:
+        dept, entry = result.record.department, result.record.license_type
+    else:
+        dept = session.scalar(sa.select(Department).where(Department.credit_code == claims.issuer))
+        entry = session.scalar(
+            sa.select(LicenseType)
+            .where(LicenseType.code == claims.type_code)
+            .order_by(LicenseType.version.desc())
+            .limit(1)
+        )
     return {
         "id": claims.license_id,
         "type": claims.type_code,
