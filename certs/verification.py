@@ -334,6 +334,43 @@ register_messages(MESSAGES)
 SCRIPT_MESSAGES = [k for k in MESSAGES if k.startswith("verify.")]
 
 
+#: Files the service worker keeps for offline use (the page itself is cached first).
+OFFLINE_ASSETS = (
+    ("certs_verify.static", "certs.css"),
+    ("certs_verify.static", "vendor/jsqr/jsQR.js"),
+    ("certs_verify.static", "verify.js"),
+    ("static", "authority.css"),
+    ("static", "favicon.svg"),
+)
+
+
+@bp.get("/verify-sw.js")
+def service_worker() -> Response:
+    """The page's service worker, with this deployment's asset URLs and a cache name
+    that changes whenever one of the files does (so an update replaces the cache)."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from flask import current_app, url_for
+
+    assets = [url_for("certs_verify.verify_page")]
+    digest = hashlib.sha256()
+    for endpoint, filename in OFFLINE_ASSETS:
+        assets.append(url_for(endpoint, filename=filename))
+        folder = bp.static_folder if endpoint != "static" else current_app.static_folder
+        path = Path(folder or "") / filename
+        digest.update(path.read_bytes() if path.is_file() else filename.encode())
+    template = Path(bp.static_folder or "", "verify-sw.js").read_text(encoding="utf-8")
+    digest.update(template.encode())
+    script = template.replace("__CACHE_NAME__", "authority-verify-" + digest.hexdigest()[:16])
+    script = script.replace("__ASSETS__", json.dumps(assets))
+    response = Response(script, mimetype="text/javascript")
+    # Browsers re-check the worker at least daily; no-cache makes every check current.
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
 @bp.get("/verify")
 def verify_page() -> str:
     from authority.i18n import t

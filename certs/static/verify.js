@@ -24,6 +24,14 @@
 
   function s(key) { return strings[key] || key; }
 
+  /* Offline after the first visit: a service worker keeps the page and its files
+   * (verdicts still need the server; without it the page says "offline"). */
+  var worker = root.getAttribute("data-sw");
+  if (worker && "serviceWorker" in navigator) {
+    navigator.serviceWorker.register(worker, { scope: root.getAttribute("data-sw-scope") })
+      .catch(function () { /* no offline copy; the page works online as before */ });
+  }
+
   function showMessage(text, kind) {
     message.textContent = text;
     message.className = "verify-message verify-message-" + (kind || "info");

@@ -161,3 +161,38 @@ def test_page_loads_no_inline_code_and_breaks_no_csp(
     page.goto(f"{live_server}/verify")
     assert page.evaluate("typeof jsQR") == "function"
     assert violations == []
+
+
+def test_page_opens_offline_after_the_first_visit(
+    page: Any, live_server: str, licensed: tuple[str, str]
+) -> None:
+    """The service worker keeps the page and its files; a verdict still needs the server."""
+    page.goto(f"{live_server}/verify")
+    page.wait_for_function(
+        "navigator.serviceWorker.ready.then(() => true)", polling=100, timeout=15_000
+    )
+    page.reload()  # now controlled by the worker
+    assert page.evaluate("!!navigator.serviceWorker.controller")
+    page.context.set_offline(True)
+    try:
+        page.reload()
+        assert page.locator("h1").inner_text() == "电子证照核验"
+        assert page.evaluate("typeof jsQR") == "function"
+        page.fill("#qr-text", licensed[1])
+        page.click("#verify-button")
+        message = page.locator("#verify-message.verify-message-offline")
+        message.wait_for(state="visible")
+        assert "离线" in message.inner_text()
+        assert page.locator("#verdict").is_hidden()
+    finally:
+        page.context.set_offline(False)
+
+
+def test_service_worker_script(client: Any, setup_dept: str) -> None:
+    response = client.get("/verify-sw.js")
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    script = response.get_data(as_text=True)
+    assert "__ASSETS__" not in script and "__CACHE_NAME__" not in script
+    assert '"/verify"' in script and "jsQR.js" in script and "authority-verify-" in script
+    assert response.headers["Cache-Control"] == "no-cache"
