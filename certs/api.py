@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from authority.problems import Problem, problem_type
 from flask import Blueprint, Response, jsonify, request, url_for
-from oidc.api import current_token, require_oauth
 
 from authority import db
+from authority.problems import Problem, problem_type
 from certs import bundle, catalogue, departments, issuance, status
 from certs.errors import CertsError, InvalidRequest, NotDepartmentClient
 from certs.models import Department
 from certs.openapi import document
+from oidc.api import current_token, require_oauth
 
 api = Blueprint("certs_api", __name__, url_prefix="/api/v1")
 wellknown = Blueprint("certs_wellknown", __name__)
