@@ -18,6 +18,7 @@ from authority.keystore import setup_kek
 from authority.logs import setup_logging
 from authority.security_headers import setup_security_headers
 from authority.web import csrf
+from certs.web import setup_certs
 from oidc.web import setup_oidc
 
 log = logging.getLogger("authority")
@@ -38,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     setup_i18n(app)
     setup_pages(app)
     setup_oidc(app)
+    setup_certs(app)
     # Packages plug in here, one call each: setup_oidc(app), setup_certs(app), ...
     log_startup(app, settings)
     return app

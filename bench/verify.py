@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import sys
 import threading
@@ -136,8 +137,16 @@ def measure_http(
     }
 
 
-def http_rows(base_url: str | None, qr: str) -> dict[str, Any] | None:
-    """The HTTP part (certs slice's endpoint); None when no server was given."""
+def http_rows(base_url: str | None, qr: str, *, serve: str | None = None) -> dict[str, Any] | None:
+    """The HTTP part (certs slice's endpoint); None when no server was given.
+
+    ``serve`` (a PostgreSQL URL) starts gunicorn with 2 workers on a fresh database
+    seeded with a real license (bench/verify_http.py) and measures at concurrency 8.
+    """
+    if serve is not None:
+        from bench.verify_http import serve_and_measure
+
+        return serve_and_measure(serve)
     if base_url is None:
         return None
     return measure_http(base_url, qr)
@@ -149,6 +158,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--http", metavar="BASE_URL", help="also load a running server")
+    parser.add_argument(
+        "--serve",
+        nargs="?",
+        const=os.environ.get(
+            "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+        metavar="POSTGRES_URL",
+        help="start gunicorn (2 workers) on a fresh PostgreSQL database and load it",
+    )
     args = parser.parse_args(argv)
     rates = library_rows(args.seconds, args.rounds)
     raw = rates["sm2_verify_raw"]
@@ -159,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         "ops_per_second": {k: round(v, 1) for k, v in rates.items()},
         "ratio_to_raw": {k: round(v / raw, 3) for k, v in rates.items() if k != "sm2_verify_raw"},
         "target_ratio": 0.8,
-        "http": http_rows(args.http, qr),
+        "http": http_rows(args.http, qr, serve=args.serve),
     }
     if args.json:
         print(json.dumps(result))
@@ -170,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         ratio = "reference" if name == "sm2_verify_raw" else f"{value / raw:.1%}"
         print(f"{name:<22}{value:>12.0f}{ratio:>12}")
     if result["http"] is None:
-        print("HTTP /api/v1/verify: not measured (give --http BASE_URL of a running server)")
+        print("HTTP /api/v1/verify: not measured (--serve, or --http BASE_URL of a server)")
     else:
         h = result["http"]
         print(
