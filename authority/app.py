@@ -18,6 +18,7 @@ from authority.keystore import setup_kek
 from authority.logs import setup_logging
 from authority.security_headers import setup_security_headers
 from authority.web import csrf
+from certs.web import setup_certs
 from oidc.web import setup_oidc
 
 log = logging.getLogger("authority")
@@ -38,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     setup_i18n(app)
     setup_pages(app)
     setup_oidc(app)
+    setup_certs(app)
     # Packages plug in here, one call each: setup_oidc(app), setup_certs(app), ...
     log_startup(app, settings)
     return app
@@ -79,12 +81,14 @@ def setup_pages(app: Flask) -> None:
 
 
 def log_startup(app: Flask, settings: Settings) -> None:
+    """One line saying how this process is configured, with the SM2 backend in use."""
     from authority.health import sm2_backend
 
+    backend = sm2_backend()
     log.info(
         "authority started: env=%s, database=%s, SM2 backend=%s",
         settings.env,
         db.engine(app).url.render_as_string(hide_password=True),
-        sm2_backend(),
-        extra={"sm2_backend": sm2_backend(), "env": settings.env},
+        backend,
+        extra={"sm2_backend": backend, "env": settings.env},
     )

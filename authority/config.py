@@ -118,7 +118,8 @@ _PARSERS: dict[str, Any] = {"max_content_length": int}
 # that the unknown-variable check does not reject them.
 FOREIGN_VARS = frozenset(
     {
-        "AUTHORITY_SM2_BACKEND",
+        "AUTHORITY_SM2_BACKEND",  # keys/sm2.py
+        "AUTHORITY_TEST_REQUIRE",  # tests/conftest.py (CI: postgres,browser)
         # oidc/config.py (OIDCSettings), documented in docs/oidc.md.
         "AUTHORITY_OIDC_REGISTRATION",
         "AUTHORITY_OIDC_CODE_TTL",
@@ -126,8 +127,27 @@ FOREIGN_VARS = frozenset(
         "AUTHORITY_OIDC_REFRESH_TOKEN_TTL",
         "AUTHORITY_OIDC_REFRESH_GRACE",
         "AUTHORITY_OIDC_ID_TOKEN_TTL",
+        # certs/settings.py (holder directory, expiry reminders, SMTP notifier).
+        "AUTHORITY_CERTS_REMINDER_DAYS",
+        "AUTHORITY_CERTS_REMINDER_THRESHOLDS",
+        "AUTHORITY_CERTS_NOTIFIER",
+        "AUTHORITY_CERTS_SMTP_HOST",
+        "AUTHORITY_CERTS_SMTP_PORT",
+        "AUTHORITY_CERTS_SMTP_SECURITY",
+        "AUTHORITY_CERTS_SMTP_FROM",
+        "AUTHORITY_CERTS_SMTP_USERNAME",
+        "AUTHORITY_CERTS_SMTP_PASSWORD",
+        "AUTHORITY_CERTS_SMTP_TIMEOUT",
     }
 )
+
+
+def current_settings() -> Settings:
+    """The settings of the current Flask app (inside an app or request context)."""
+    from flask import current_app
+
+    settings: Settings = current_app.extensions["authority.settings"]
+    return settings
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:

@@ -11,6 +11,7 @@ are replaced, in the message, its arguments, extra fields and tracebacks alike.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -29,8 +30,8 @@ REDACTED = "[redacted]"
 # Names whose values are secret or personal wherever they appear (dict keys, key=value).
 SENSITIVE_NAMES = (
     r"pass(?:word|wd|phrase)?|pwd|secret|client_secret|token|access_token|refresh_token|"
-    r"id_token|id_token_hint|authorization|cookie|set-cookie|session|csrf_token|code|"
-    r"code_verifier|otp|totp|recovery_code|id_?number|id_?card|phone(?:_number)?|mobile|"
+    r"id_token|id_token_hint|authorization|cookie|set-cookie|session|csrf_token|"
+    r"authorization_code|code_verifier|otp|totp|recovery_code|id_?number|id_?card|phone(?:_number)?|mobile|"
     r"api_?key|private_?key|kek|credential"
 )
 _SENSITIVE_KEY = re.compile(rf"^(?:{SENSITIVE_NAMES})$", re.IGNORECASE)
@@ -46,6 +47,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
         ),
         rf"\1\2{REDACTED}",
     ),
+    # OAuth authorization codes in query strings (``code`` alone is too common a word
+    # elsewhere: error codes, status codes, license-type codes).
+    (re.compile(r"([?&]code=)[^&\s\"']+"), rf"\1{REDACTED}"),
     # Credentials in an Authorization header written out some other way.
     (re.compile(r"(?i)\b(Bearer|Basic|DPoP)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {REDACTED}"),
     # Citizen ID numbers: 18 characters (GB 11643) or the old 15-digit form.
@@ -61,16 +65,41 @@ _STANDARD_ATTRS = frozenset(
 ) | {"message", "asctime", "request_id"}
 
 
+# A cheap test decides whether the substitutions are needed at all: every pattern
+# above needs a run of 11+ digits or one of these fragments of a sensitive name. Most
+# log lines have neither, and logging runs on every request.
+_DIGIT_RUN = re.compile(r"\d{11}")
+_SUSPECT_WORDS = (
+    "pass", "pwd", "secret", "token", "auth", "cookie", "session", "csrf", "code", "otp",
+    "id_num", "idnum", "id_card", "idcard", "phone", "mobile", "apikey", "api_key",
+    "private", "kek", "credential", "bearer", "basic", "dpop",
+)  # fmt: skip
+
+
+_SUSPECT_WORD = re.compile("|".join(_SUSPECT_WORDS))
+
+
+def _suspect(text: str) -> bool:
+    return bool(_SUSPECT_WORD.search(text.lower()) or _DIGIT_RUN.search(text))
+
+
 def scrub(text: str) -> str:
     """``text`` with secrets and personal data replaced."""
+    if not _suspect(text):
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_sensitive_key(key: str) -> bool:
+    return bool(_SENSITIVE_KEY.match(key))
+
+
 def scrub_value(value: Any, key: str | None = None) -> Any:
     """Scrub a structured value: sensitive keys are replaced whole, strings pattern-scrubbed."""
-    if key is not None and _SENSITIVE_KEY.match(key):
+    if key is not None and _is_sensitive_key(key):
         return REDACTED
     if isinstance(value, str):
         return scrub(value)

@@ -2,8 +2,10 @@
 
 GB/T 32918.2-2016 signatures (SM3 digest, Z value over the signer ID per GM/T 0009-2012)
 computed by OpenSSL's ``EVP_DigestSign``/``EVP_DigestVerify`` with the SM2 key type.
-Keys are ``EVP_PKEY`` handles read and written as PKCS#8 (RFC 5208) and
-SubjectPublicKeyInfo (RFC 5480) DER.
+Keys are ``EVP_PKEY`` handles built with ``EVP_PKEY_fromdata`` from the values that
+``keys.sm2`` parses out of PKCS#8 (RFC 5208) and SubjectPublicKeyInfo (RFC 5480) DER
+(the DER decoders of OpenSSL 3.0 are several times slower); private keys are written
+by OpenSSL's own PKCS#8 encoder.
 
 The binding is deliberately small: every foreign function is declared once with its
 argument and return types, every return value is checked (fail closed), every object
@@ -15,29 +17,40 @@ sign and verify.
 from __future__ import annotations
 
 import ctypes
+import sys
 import weakref
 from ctypes import POINTER, byref, c_char_p, c_int, c_long, c_size_t, c_ulong, c_void_p
 from typing import Any
 
 from keys.errors import BackendUnavailable, CryptoError, InvalidKey, InvalidSignature
+from keys.sm2 import MAX_ID_LENGTH, SPKI_PREFIX, parse_private_der, parse_public_der
 
 NAME = "openssl"
 LIBRARY = "libcrypto.so.3"
 
-# A SubjectPublicKeyInfo for SM2 is this fixed prefix (SEQUENCE, AlgorithmIdentifier
-# {id-ecPublicKey, 1.2.156.10197.1.301}, BIT STRING header) followed by 04||x||y.
-SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d034200")
 # PKCS#8 PrivateKeyInfo {0, {id-ecPublicKey, SM2}, OCTET STRING {ECPrivateKey {1, d}}}
 # without the optional public key; OpenSSL derives the public key when it reads it.
 _PKCS8_NO_PUB_PREFIX = bytes.fromhex(
     "3041020100301306072a8648ce3d020106082a811ccf5501822d042730250201010420"
 )
-# The same with the public key ([1] BIT STRING 04||x||y), exactly as OpenSSL writes it.
-_PKCS8_PREFIX = bytes.fromhex(
-    "308187020100301306072a8648ce3d020106082a811ccf5501822d046d306b0201010420"
-)
-_PKCS8_PUB_TAG = bytes.fromhex("a144034200")
 _MAX_SIGNATURE = 72  # DER SEQUENCE of two 33-byte INTEGERs
+
+
+class _Param(ctypes.Structure):
+    """OSSL_PARAM (openssl/core.h): one typed key/value for EVP_PKEY_fromdata."""
+
+    _fields_ = [
+        ("key", c_char_p),
+        ("data_type", ctypes.c_uint),
+        ("data", c_void_p),
+        ("data_size", c_size_t),
+        ("return_size", c_size_t),
+    ]
+
+
+_UNSIGNED_INTEGER, _UTF8_STRING, _OCTET_STRING = 2, 4, 5  # OSSL_PARAM_* data types
+_PARAM_UNMODIFIED = c_size_t(-1).value
+_PUBLIC_KEY, _KEYPAIR = 0x86, 0x87  # EVP_PKEY_PUBLIC_KEY, EVP_PKEY_KEYPAIR selections
 
 
 def _load() -> Any:
@@ -52,19 +65,17 @@ def _load() -> Any:
         ("ERR_error_string_n", None, [c_ulong, c_char_p, c_size_t]),
         ("ERR_clear_error", None, []),
         ("EVP_PKEY_CTX_new_from_name", c_void_p, [c_void_p, c_char_p, c_char_p]),
-        ("EVP_PKEY_CTX_new_from_pkey", c_void_p, [c_void_p, c_void_p, c_char_p]),
         ("EVP_PKEY_CTX_free", None, [c_void_p]),
         ("EVP_PKEY_keygen_init", c_int, [c_void_p]),
         ("EVP_PKEY_generate", c_int, [c_void_p, POINTER(c_void_p)]),
-        ("EVP_PKEY_check", c_int, [c_void_p]),
+        ("EVP_PKEY_fromdata_init", c_int, [c_void_p]),
+        ("EVP_PKEY_fromdata", c_int, [c_void_p, POINTER(c_void_p), c_int, POINTER(_Param)]),
         ("EVP_PKEY_free", None, [c_void_p]),
         ("EVP_PKEY_is_a", c_int, [c_void_p, c_char_p]),
         ("EVP_PKEY_get_octet_string_param", c_int,
          [c_void_p, c_char_p, c_char_p, c_size_t, POINTER(c_size_t)]),
         ("d2i_PKCS8_PRIV_KEY_INFO", c_void_p, [c_void_p, POINTER(c_void_p), c_long]),
         ("EVP_PKCS82PKEY", c_void_p, [c_void_p]),
-        ("d2i_PUBKEY", c_void_p, [c_void_p, POINTER(c_void_p), c_long]),
-        ("i2d_PUBKEY", c_int, [c_void_p, POINTER(c_void_p)]),
         ("EVP_PKEY2PKCS8", c_void_p, [c_void_p]),
         ("i2d_PKCS8_PRIV_KEY_INFO", c_int, [c_void_p, POINTER(c_void_p)]),
         ("PKCS8_PRIV_KEY_INFO_free", None, [c_void_p]),
@@ -113,9 +124,10 @@ def _fail(exception: type[CryptoError], what: str) -> CryptoError:
 
 
 def _check_id(signer_id: bytes) -> None:
-    # OpenSSL refuses IDs of 8191 bytes or more (ENTL is 16 bits of *bits*).
-    if len(signer_id) > 8190:
-        raise ValueError("signer ID longer than 8190 bytes")
+    # keys.sm2 checks this too; repeated here because OpenSSL reports too long an ID
+    # only as a generic failure.
+    if len(signer_id) > MAX_ID_LENGTH:
+        raise ValueError(f"signer ID longer than {MAX_ID_LENGTH} bytes")
 
 
 class _PKey:
@@ -192,6 +204,46 @@ def _digest_context(init: Any, key: _PKey, signer_id: bytes, what: str) -> int:
     return int(mctx)
 
 
+def _fromdata(selection: int, fields: list[tuple[bytes, int, bytes]], what: str) -> _PKey:
+    """Build an SM2 EVP_PKEY from OSSL_PARAMs (much faster than the DER decoders)."""
+    buffers = [ctypes.create_string_buffer(value, len(value)) for _, _, value in fields]
+    params = (_Param * (len(fields) + 1))(
+        *[
+            _Param(name, kind, ctypes.cast(buffer, c_void_p), len(value), _PARAM_UNMODIFIED)
+            for (name, kind, value), buffer in zip(fields, buffers, strict=True)
+        ],
+        _Param(),  # the terminating empty OSSL_PARAM
+    )
+    _lib.ERR_clear_error()
+    ctx = _lib.EVP_PKEY_CTX_new_from_name(None, b"SM2", None)
+    if not ctx:
+        raise _fail(BackendUnavailable, "OpenSSL has no SM2 key type")
+    out = c_void_p()
+    try:
+        ok = (
+            _lib.EVP_PKEY_fromdata_init(ctx) == 1
+            and _lib.EVP_PKEY_fromdata(ctx, byref(out), selection, params) == 1
+        )
+    finally:
+        _lib.EVP_PKEY_CTX_free(ctx)
+        for buffer in buffers:
+            ctypes.memset(buffer, 0, len(buffer))  # may hold the private scalar
+    if not ok:
+        if out.value:
+            _lib.EVP_PKEY_free(out.value)
+        raise _fail(InvalidKey, what)
+    return _adopt_sm2(out.value, what)
+
+
+def _key_from_parts(d: int | None, point: bytes, what: str) -> _PKey:
+    fields = [(b"group", _UTF8_STRING, b"SM2"), (b"pub", _OCTET_STRING, point)]
+    if d is None:
+        return _fromdata(_PUBLIC_KEY, fields, what)
+    # OSSL_PARAM unsigned integers are in native byte order.
+    scalar = d.to_bytes(32, sys.byteorder)
+    return _fromdata(_KEYPAIR, [*fields, (b"priv", _UNSIGNED_INTEGER, scalar)], what)
+
+
 class PublicKey:
     """An SM2 public key held by OpenSSL."""
 
@@ -201,7 +253,7 @@ class PublicKey:
         self._key = key
 
     def to_der(self) -> bytes:
-        return _i2d(_lib.i2d_PUBKEY, self._key.ptr, "cannot encode the public key")
+        return SPKI_PREFIX + self.point()
 
     def point(self) -> bytes:
         return _public_point(self._key)
@@ -227,10 +279,11 @@ class PublicKey:
 class PrivateKey:
     """An SM2 key pair held by OpenSSL."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "_public")
 
     def __init__(self, key: _PKey) -> None:
         self._key = key
+        self._public: PublicKey | None = None
 
     def to_der(self) -> bytes:
         _lib.ERR_clear_error()
@@ -243,9 +296,12 @@ class PrivateKey:
             _lib.PKCS8_PRIV_KEY_INFO_free(p8)
 
     def public_key(self) -> PublicKey:
-        # EVP_PKEY has no "public part only" view; re-read the SubjectPublicKeyInfo so
-        # the public object never holds the private scalar.
-        return load_public_der(_i2d(_lib.i2d_PUBKEY, self._key.ptr, "cannot export"))
+        # A separate EVP_PKEY with only the point, so the public object never holds the
+        # private scalar; built once, keys are immutable.
+        if self._public is None:
+            point = _public_point(self._key)
+            self._public = PublicKey(_key_from_parts(None, point, "cannot export"))
+        return self._public
 
     def sign(self, message: bytes, signer_id: bytes) -> bytes:
         _check_id(signer_id)
@@ -272,25 +328,10 @@ def _public_point(key: _PKey) -> bytes:
         != 1
     ):
         raise _fail(CryptoError, "cannot read the public point")
-    return buffer.raw[: size.value]
-
-
-def _validate(key: _PKey, what: str) -> None:
-    """Full key check (on the curve, in the group, private matches public)."""
-    ctx = _lib.EVP_PKEY_CTX_new_from_pkey(None, key.ptr, None)
-    if not ctx:
-        raise _fail(CryptoError, what)
-    try:
-        if _lib.EVP_PKEY_check(ctx) != 1:
-            raise _fail(InvalidKey, what)
-    finally:
-        _lib.EVP_PKEY_CTX_free(ctx)
-
-
-def _require_uncompressed(key: _PKey, what: str) -> None:
-    point = _public_point(key)
+    point = buffer.raw[: size.value]
     if len(point) != 65 or point[0] != 4:
-        raise InvalidKey(f"{what}: only uncompressed points (04||x||y) are supported")
+        raise CryptoError("OpenSSL returned a public point that is not 04||x||y")
+    return point
 
 
 def generate() -> PrivateKey:
@@ -307,35 +348,49 @@ def generate() -> PrivateKey:
     return PrivateKey(_adopt_sm2(out.value, "SM2 key generation failed"))
 
 
-def load_private_der(der: bytes) -> PrivateKey:
-    what = "invalid SM2 private key"
-    # Decode PKCS#8 explicitly: the d2i_*PrivateKey family also accepts SEC1 keys.
-    p8 = _d2i(_lib.d2i_PKCS8_PRIV_KEY_INFO, _lib.PKCS8_PRIV_KEY_INFO_free, der, what)
-    try:
-        key = _adopt_sm2(_lib.EVP_PKCS82PKEY(p8), what)
-    finally:
-        _lib.PKCS8_PRIV_KEY_INFO_free(p8)
-    _validate(key, what)
-    _require_uncompressed(key, what)
-    return PrivateKey(key)
+def public_from_point(point: bytes) -> PublicKey:
+    # OpenSSL's point decoder refuses points off the curve; SM2's cofactor is 1, so
+    # any on-curve point other than infinity is a valid public key.
+    return PublicKey(_key_from_parts(None, point, "invalid SM2 public key"))
 
 
 def load_public_der(der: bytes) -> PublicKey:
-    what = "invalid SM2 public key"
-    key = _adopt_sm2(_d2i(_lib.d2i_PUBKEY, _lib.EVP_PKEY_free, der, what), what)
-    # OpenSSL's point decoder already rejects points off the curve; SM2's cofactor is
-    # 1, so an on-curve point other than infinity is a valid public key.
-    _require_uncompressed(key, what)
-    return PublicKey(key)
+    # keys.sm2 parses and checks the SubjectPublicKeyInfo for both backends; building
+    # the key from its point is several times faster than d2i_PUBKEY on OpenSSL 3.0.
+    return public_from_point(parse_public_der(der))
 
 
 def private_from_scalar(d: int) -> PrivateKey:
-    scalar = d.to_bytes(32, "big")
-    # OpenSSL derives the public point from a PKCS#8 key without one, but then also
-    # omits it when writing the key out; rebuild the key with the point included.
-    point = _public_point(load_private_der(_PKCS8_NO_PUB_PREFIX + scalar)._key)
-    return load_private_der(_PKCS8_PREFIX + scalar + _PKCS8_PUB_TAG + point)
+    # OpenSSL 3.0 cannot derive the public point in EVP_PKEY_fromdata, but its PKCS#8
+    # decoder does when the point is absent: decode once to learn d*G.
+    what = "invalid SM2 private key"
+    p8 = _d2i(
+        _lib.d2i_PKCS8_PRIV_KEY_INFO,
+        _lib.PKCS8_PRIV_KEY_INFO_free,
+        _PKCS8_NO_PUB_PREFIX + d.to_bytes(32, "big"),
+        what,
+    )
+    try:
+        point = _public_point(_adopt_sm2(_lib.EVP_PKCS82PKEY(p8), what))
+    finally:
+        _lib.PKCS8_PRIV_KEY_INFO_free(p8)
+    return PrivateKey(_key_from_parts(d, point, what))
 
 
-def public_from_point(point: bytes) -> PublicKey:
-    return load_public_der(SPKI_PREFIX + point)
+def load_private_der(der: bytes) -> PrivateKey:
+    what = "invalid SM2 private key"
+    d, stored = parse_private_der(der)
+    if stored is None:
+        return private_from_scalar(d)
+    key = PrivateKey(_key_from_parts(d, stored, what))
+    # Pairwise consistency test (as FIPS 140 does it): a stored point that is not d*G
+    # would make every signature fail elsewhere, so refuse the key now. A signature
+    # round trip costs less than EVP_PKEY_pairwise_check on this curve.
+    try:
+        PublicKey(key._key).verify(key.sign(_PCT_MESSAGE, b""), _PCT_MESSAGE, b"")
+    except InvalidSignature:
+        raise InvalidKey(f"{what}: public key does not match the private scalar") from None
+    return key
+
+
+_PCT_MESSAGE = b"pairwise consistency test"

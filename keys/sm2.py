@@ -6,8 +6,9 @@
 - Curve: the recommended 256-bit curve of GB/T 32918.5-2017, OID 1.2.156.10197.1.301.
 - Keys: PKCS#8 PrivateKeyInfo (RFC 5208) and SubjectPublicKeyInfo (RFC 5480) with
   id-ecPublicKey and the SM2 curve OID, as DER or PEM, byte-compatible with OpenSSL.
-- Signature encodings: DER ``SEQUENCE {r INTEGER, s INTEGER}`` (GM/T 0009-2012
-  clause 7.3, used inside X.509) and raw ``r || s``, 32 bytes each (used inside COSE).
+- Signature encodings: DER ``SEQUENCE {r INTEGER, s INTEGER}`` (the SM2Signature
+  structure of GM/T 0009-2012, used inside X.509) and raw ``r || s``, 32 bytes each
+  (used inside COSE).
 
 Two interchangeable backends do the arithmetic: OpenSSL 3's libcrypto through ctypes
 (``keys._sm2_openssl``) and the pure-Python ``gmalg`` package (``keys._sm2_python``).
@@ -23,7 +24,10 @@ import logging
 import os
 import re
 import threading
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+from asn1crypto import core as asn1_core
+from asn1crypto import keys as asn1_keys
 
 from keys.errors import BackendUnavailable, InvalidKey, InvalidSignature
 
@@ -45,7 +49,7 @@ CURVE_OID = "1.2.156.10197.1.301"
 BACKENDS = ("openssl", "python")
 BACKEND_ENV = "AUTHORITY_SM2_BACKEND"
 
-# GB/T 32918.5-2017 clause 3: the recommended curve y^2 = x^3 + ax + b over F_p.
+# GB/T 32918.5-2017: the recommended curve y^2 = x^3 + ax + b over F_p.
 P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
 A = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC
 B = 0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93
@@ -161,6 +165,155 @@ def _pem_encode(der: bytes, label: str) -> bytes:
     return b"\n".join(
         [f"-----BEGIN {label}-----".encode(), *lines, f"-----END {label}-----".encode(), b""]
     )
+
+
+# Key formats: RFC 5208 PrivateKeyInfo holding an RFC 5915 ECPrivateKey, and RFC 5480
+# SubjectPublicKeyInfo; algorithm id-ecPublicKey with the SM2 curve as namedCurve.
+# Both backends read keys through parse_private_der/parse_public_der, so they accept
+# exactly the same inputs.
+_EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+# DER is canonical, so the usual encodings are fixed byte strings around d and the
+# point: recognising them skips asn1crypto (about 0.3 ms) on the common path. Anything
+# else takes the full parse, which also produces the specific error messages.
+SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d034200")
+PKCS8_PREFIX = bytes.fromhex(
+    "308187020100301306072a8648ce3d020106082a811ccf5501822d046d306b0201010420"
+)
+PKCS8_PUBLIC_TAG = bytes.fromhex("a144034200")
+# asn1crypto needs the curve's key size to encode an ECPrivateKey; registering is
+# idempotent and is asn1crypto's documented way to add a named curve.
+asn1_keys.NamedCurve.register("sm2", CURVE_OID, 32)
+
+_Algorithm = TypeVar("_Algorithm", asn1_keys.PublicKeyAlgorithm, asn1_keys.PrivateKeyAlgorithm)
+
+
+def _algorithm(kind: type[_Algorithm]) -> _Algorithm:
+    parameters = asn1_keys.ECDomainParameters("named", CURVE_OID)
+    return kind({"algorithm": "ec", "parameters": parameters})
+
+
+def _check_algorithm(
+    algorithm: asn1_keys.PublicKeyAlgorithm | asn1_keys.PrivateKeyAlgorithm, what: str
+) -> None:
+    if algorithm["algorithm"].dotted != _EC_PUBLIC_KEY:
+        raise InvalidKey(f"{what}: algorithm is not id-ecPublicKey")
+    parameters = algorithm["parameters"]
+    if parameters.name != "named" or parameters.chosen.dotted != CURVE_OID:
+        raise InvalidKey(f"{what}: curve is not SM2 ({CURVE_OID})")
+
+
+def check_point(point: bytes, what: str = "invalid SM2 public key") -> tuple[int, int]:
+    """Check an encoded public point; return its affine coordinates (x, y)."""
+    if len(point) != 65 or point[0] != 4:
+        raise InvalidKey(f"{what}: only uncompressed points (04||x||y) are supported")
+    x = int.from_bytes(point[1:33], "big")
+    y = int.from_bytes(point[33:], "big")
+    # SM2's cofactor is 1: a point with coordinates in F_p that satisfies the curve
+    # equation is in the prime-order group (and 04||x||y cannot encode infinity).
+    if x >= P or y >= P or (y * y - (x * x * x + A * x + B)) % P != 0:
+        raise InvalidKey(f"{what}: public point is not on the SM2 curve")
+    return x, y
+
+
+def encode_public_der(point: bytes) -> bytes:
+    """SubjectPublicKeyInfo DER for an uncompressed point."""
+    info = asn1_keys.PublicKeyInfo(
+        {
+            "algorithm": _algorithm(asn1_keys.PublicKeyAlgorithm),
+            "public_key": asn1_keys.ECPointBitString(point),
+        }
+    )
+    return bytes(info.dump())
+
+
+def encode_private_der(d: int, point: bytes) -> bytes:
+    """PKCS#8 DER, laid out as OpenSSL writes it (no [0] parameters, [1] public key)."""
+    private = asn1_keys.ECPrivateKey(
+        {
+            "version": "ecPrivkeyVer1",
+            "private_key": d,
+            "public_key": asn1_keys.ECPointBitString(point),
+        }
+    )
+    info = asn1_keys.PrivateKeyInfo(
+        {
+            "version": 0,
+            "private_key_algorithm": _algorithm(asn1_keys.PrivateKeyAlgorithm),
+            "private_key": private,
+        }
+    )
+    return bytes(info.dump())
+
+
+def parse_public_der(der: bytes) -> bytes:
+    """Validate a DER SubjectPublicKeyInfo for SM2; return the 65-byte point."""
+    what = "invalid SM2 public key"
+    if len(der) == 91 and der.startswith(SPKI_PREFIX):
+        point = der[26:]
+        check_point(point, what)
+        return point
+    try:
+        info = asn1_keys.PublicKeyInfo.load(der, strict=True)
+        _check_algorithm(info["algorithm"], what)
+        point = bytes(info["public_key"].native)
+        canonical = info.dump(force=True) == der
+    except InvalidKey:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidKey(f"{what}: {exc}") from exc
+    check_point(point, what)
+    if not canonical:
+        raise InvalidKey(f"{what}: not in DER")
+    return point
+
+
+def parse_private_der(der: bytes) -> tuple[int, bytes | None]:
+    """Validate DER PKCS#8 for SM2; return (d, the stored public point or None).
+
+    Accepts exactly DER with PKCS#8 version 0, ECPrivateKey version 1, the SM2 curve
+    (in the AlgorithmIdentifier and, if present, in the ECPrivateKey parameters), and
+    1 <= d <= n - 2 (GB/T 32918.1-2016 clause 6.1). Whether a stored public point
+    matches d is checked by each backend.
+    """
+    what = "invalid SM2 private key"
+    if len(der) == 138 and der.startswith(PKCS8_PREFIX) and der[68:73] == PKCS8_PUBLIC_TAG:
+        d = int.from_bytes(der[36:68], "big")
+        if not 1 <= d <= N - 2:
+            raise InvalidKey(f"{what}: private scalar out of range [1, n-2]")
+        stored = der[73:]
+        check_point(stored, what)
+        return d, stored
+    try:
+        info = asn1_keys.PrivateKeyInfo.load(der, strict=True)
+        if info["version"].native != 0:
+            raise InvalidKey(f"{what}: unsupported PKCS#8 version")
+        _check_algorithm(info["private_key_algorithm"], what)
+        private = info["private_key"].parsed
+        if not isinstance(private, asn1_keys.ECPrivateKey):
+            raise InvalidKey(f"{what}: not an ECPrivateKey")
+        if private["version"].native != "ecPrivkeyVer1":
+            raise InvalidKey(f"{what}: unsupported ECPrivateKey version")
+        d = private["private_key"].native
+        parameters = private["parameters"]
+        if not isinstance(parameters, asn1_core.Void) and (
+            parameters.name != "named" or parameters.chosen.dotted != CURVE_OID
+        ):
+            raise InvalidKey(f"{what}: ECPrivateKey names another curve")
+        public = private["public_key"]
+        point = None if isinstance(public, asn1_core.Void) else bytes(public.native)
+        # Re-encoding catches BER, unknown fields and anything asn1crypto skipped.
+        canonical = info.dump(force=True) == der
+    except InvalidKey:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidKey(f"{what}: {exc}") from exc
+    if not canonical:
+        raise InvalidKey(f"{what}: not in DER or has unknown fields")
+    if not isinstance(d, int) or not 1 <= d <= N - 2:
+        raise InvalidKey(f"{what}: private scalar out of range [1, n-2]")
+    if point is not None:
+        check_point(point, what)
+    return d, point
 
 
 def _as_bytes(value: object, name: str) -> bytes:
@@ -316,8 +469,7 @@ class SM2PublicKey:
     def from_point(cls, point: bytes, *, backend: str | None = None) -> SM2PublicKey:
         """Build a key from the 65-byte uncompressed point ``04 || x || y``."""
         point = _as_bytes(point, "point")
-        if len(point) != 65 or point[0] != 4:
-            raise InvalidKey("SM2 public point must be 65 bytes: 04 || x || y")
+        check_point(point)
         chosen = _pick(backend)
         return cls(chosen.public_from_point(point), chosen)
 

@@ -27,7 +27,7 @@ from oidc import hashing
 #: Scopes a person can grant to a relying party (docs/oidc.md, "Scopes and claims").
 USER_SCOPES = ("openid", "profile", "phone", "id_number", "organisation", "licenses:read")
 #: Scopes for department systems (client credentials); only the operator grants them.
-API_SCOPES = ("licenses:issue", "licenses:status", "licenses:read")
+API_SCOPES = ("licenses:issue", "licenses:status", "licenses:read", "catalogue:admin")
 ALL_SCOPES = tuple(dict.fromkeys(USER_SCOPES + API_SCOPES))
 
 

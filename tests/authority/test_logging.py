@@ -77,7 +77,9 @@ def test_scrub_patterns():
     assert scrub("GET /cb?code=abc&state=xyz") == "GET /cb?code=[redacted]&state=xyz"
     # Ordinary text and numbers survive.
     assert scrub("GET /api/v1/licenses 200 in 12 ms") == "GET /api/v1/licenses 200 in 12 ms"
-    assert scrub("status_code=404") == "status_code=404"
+    assert scrub("status_code=404 error code=invalid_grant") == (
+        "status_code=404 error code=invalid_grant"
+    )
 
 
 def test_sm2_backend_is_logged_at_start_up(app_config, capsys):

@@ -41,6 +41,20 @@ def test_home_links_only_to_pages_that_exist(app, client):
     assert 'href="/verify"' in text and "证照核验" in text and 'href="/licenses"' not in text
 
 
+def test_flash_messages_render_in_the_layout(app, client):
+    from flask import flash, render_template
+
+    @app.get("/flashy")
+    def flashy():
+        flash("已保存", "success")
+        flash("<b>not html</b>", "error")
+        return render_template("home.html", links=[])
+
+    text = client.get("/flashy").get_data(as_text=True)
+    assert '<p class="flash flash-success"' in text and "已保存" in text
+    assert 'role="alert">&lt;b&gt;not html&lt;/b&gt;</p>' in text  # escaped
+
+
 def test_language_links_keep_the_query(client):
     text = client.get("/?next=%2Faccount").get_data(as_text=True)
     assert 'href="/?next=%2Faccount&amp;lang=en"' in text

@@ -43,7 +43,14 @@ def api_app(app):
 
         return {"size": len(request.get_data())}
 
+    @app.post("/api/v1/test/json")
+    def takes_json():
+        from flask import request
+
+        return {"got": request.get_json()}
+
     csrf.exempt(upload)  # a Bearer-token API, as the real API blueprints are
+    csrf.exempt(takes_json)
 
     return app
 
@@ -139,3 +146,11 @@ def test_page_crash_shows_request_id_but_no_detail(api_app, client):
 def test_client_asking_for_json_gets_a_problem_outside_the_api(client):
     r = client.get("/no-such-page", headers={"Accept": "application/json"})
     assert r.status_code == 404 and problem(r)["status"] == 404
+
+
+def test_malformed_json_is_a_400_problem(api_app, client):
+    r = client.post(
+        "/api/v1/test/json", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 400 and problem(r)["title"] == "Bad Request"
+    assert client.post("/api/v1/test/json", json={"a": 1}).json == {"got": {"a": 1}}

@@ -93,7 +93,7 @@ def test_both_backends_write_identical_bytes() -> None:
 @pytest.mark.parametrize("signer", sm2.BACKENDS)
 @pytest.mark.parametrize("verifier", sm2.BACKENDS)
 def test_backends_cross_verify(signer: str, verifier: str) -> None:
-    for _ in range(3):
+    for _ in range(2):
         private = SM2PrivateKey.generate(backend=signer)
         public = SM2PublicKey.from_der(private.public_key().to_der(), backend=verifier)
         for message in (b"", b"license", bytes(range(256)) * 8):
@@ -121,3 +121,29 @@ def test_signer_id_length_limit(key: SM2PrivateKey) -> None:
     key.public_key().verify(key.sign(b"m", signer_id=long_id), b"m", signer_id=long_id)
     with pytest.raises(ValueError, match="signer ID"):
         key.sign(b"m", signer_id=long_id + b"i")
+
+
+@BACKENDS
+def test_other_valid_pkcs8_layouts_are_read(backend: str) -> None:
+    # RFC 5915 allows [0] parameters inside ECPrivateKey and makes the public key
+    # optional; such keys (other tools write them) are read, and written back in
+    # OpenSSL's layout.
+    from asn1crypto import keys as asn1_keys
+
+    original = SM2PrivateKey.generate(backend=backend)
+    d = int.from_bytes(original.to_der()[36:68], "big")
+    algorithm = {"algorithm": "ec", "parameters": ("named", sm2.CURVE_OID)}
+    layouts = [
+        {"version": "ecPrivkeyVer1", "private_key": d},
+        {"version": "ecPrivkeyVer1", "private_key": d, "parameters": ("named", sm2.CURVE_OID),
+         "public_key": original.public_key().point()},
+    ]  # fmt: skip
+    for layout in layouts:
+        der = asn1_keys.PrivateKeyInfo(
+            {"version": 0, "private_key_algorithm": algorithm,
+             "private_key": asn1_keys.ECPrivateKey(layout)}
+        ).dump()  # fmt: skip
+        assert der != original.to_der()
+        key = SM2PrivateKey.from_der(der, backend=backend)
+        assert key.to_der() == original.to_der()
+        key.public_key().verify(key.sign(b"m"), b"m")

@@ -1,0 +1,304 @@
+"""Benchmark: licenses issued per second end to end, beside raw SM2 signatures/s.
+
+    python bench/issue.py [--count 600] [--batch-size 100] [--workers 2] [--json]
+                          [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+
+End to end means: HTTP request with a Bearer token → JSON Schema validation → serial and
+status-index allocation → SM2 signature of the QR text → rows (license, audit entry)
+committed in PostgreSQL → JSON response. The app runs under **gunicorn with 2 sync
+workers** (``--workers``) on a fresh PostgreSQL database created for the run and
+dropped after it; the client is this process (HTTP/1.1 keep-alive).
+
+Rows (per second):
+
+* ``sm2_sign_raw``: ``keys.sm2.SM2PrivateKey.sign_raw`` over 300 bytes, one core — the
+  reference;
+* ``issue_single``: ``POST /api/v1/licenses``, one request at a time;
+* ``issue_batch``: ``POST /api/v1/licenses/batch`` with ``--batch-size`` items, one
+  request at a time (one worker busy: comparable with one core of raw signing);
+* ``issue_batch_parallel``: the same with one client thread per gunicorn worker.
+
+Target (issue 5): ``issue_batch`` ≥ 50 % of ``sm2_sign_raw``. Timings are printed,
+never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from keys.sm2 import SM2PrivateKey, backend_name  # noqa: E402
+from keys.validators import (  # noqa: E402
+    credit_code_check_char,
+    id_number_check_char,
+    organisation_code_check_char,
+)
+
+SCHEMA = {
+    "type": "object",
+    "required": ["qualification", "level"],
+    "additionalProperties": False,
+    "properties": {
+        "qualification": {"type": "string", "minLength": 1, "maxLength": 100},
+        "level": {"type": "integer", "minimum": 1, "maximum": 5},
+        "issuing_body": {"type": "string", "maxLength": 100},
+    },
+}
+
+
+def credit_code(prefix8: str, org8: str) -> str:
+    body = prefix8 + org8 + organisation_code_check_char(org8)
+    return body + credit_code_check_char(body)
+
+
+DEPT = credit_code("11350000", "MB0BENCH")
+
+
+def person(i: int) -> dict[str, Any]:
+    day = dt.date(1950, 1, 1) + dt.timedelta(days=i % 20000)
+    body = f"350102{day:%Y%m%d}{i // 20000 % 1000:03d}"
+    return {
+        "type": "QUALCERT",
+        "holder": {"id": body + id_number_check_char(body), "name": f"持证人{i}"},
+        "fields": {
+            "qualification": "电工",
+            "level": 1 + i % 5,
+            "issuing_body": "省职业技能鉴定中心",
+        },
+    }
+
+
+def sm2_sign_rate(seconds: float) -> float:
+    key = SM2PrivateKey.generate()
+    message = secrets.token_bytes(300)
+    calls, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(50):
+            key.sign_raw(message)
+        calls += 50
+    return calls / (time.perf_counter() - start)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(env: dict[str, str]) -> tuple[str, str]:
+    """Root, department, type and a department client, in-process; returns credentials."""
+    os.environ.update(env)
+    from authority import db
+    from authority.app import create_app
+    from authority.root import ensure_root
+    from certs import catalogue, departments
+
+    app = create_app()
+    with app.app_context():
+        with db.session_scope(app) as session:
+            ensure_root(session, app.extensions["authority.settings"])
+        with db.session_scope(app) as session:
+            dept = departments.add(
+                session, name="基准测试部门", credit_code=DEPT, region_code="350000"
+            )
+            catalogue.add_type(
+                session,
+                code="QUALCERT",
+                name_zh="职业资格证书",
+                name_en="Qualification certificate",
+                department=dept,
+                holder_kind="person",
+                schema=SCHEMA,
+                validity_days=1825,
+            )
+        result = app.test_cli_runner().invoke(
+            args=[
+                "clients", "create", "--name", "bench", "--grant-type", "client_credentials",
+                "--scope", "licenses:issue", "--department", DEPT, "--json",
+            ]
+        )  # fmt: skip
+        if result.exit_code != 0:
+            raise SystemExit(f"clients create failed: {result.output}")
+        created = json.loads(result.output)
+    db.engine(app).dispose()
+    return created["client_id"], created["client_secret"]
+
+
+def token(base: str, client_id: str, secret: str) -> str:
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    r = requests.post(
+        f"{base}/token",
+        data={"grant_type": "client_credentials", "scope": "licenses:issue"},
+        headers={"Authorization": f"Basic {basic}"},
+        timeout=30,
+    )
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+def run_single(base: str, tok: str, start: int, count: int) -> float:
+    headers = {"Authorization": f"Bearer {tok}"}
+    with requests.Session() as s:
+        t0 = time.perf_counter()
+        for i in range(start, start + count):
+            r = s.post(f"{base}/api/v1/licenses", json=person(i), headers=headers, timeout=60)
+            if r.status_code != 201:
+                raise SystemExit(f"issue failed: {r.status_code} {r.text}")
+        return count / (time.perf_counter() - t0)
+
+
+def _batches(base: str, tok: str, start: int, count: int, size: int) -> None:
+    headers = {"Authorization": f"Bearer {tok}"}
+    with requests.Session() as s:
+        for offset in range(0, count, size):
+            items = [person(start + offset + k) for k in range(min(size, count - offset))]
+            r = s.post(
+                f"{base}/api/v1/licenses/batch", json={"items": items}, headers=headers, timeout=300
+            )
+            if r.status_code != 200 or r.json()["failed"]:
+                raise SystemExit(f"batch failed: {r.status_code} {r.text[:500]}")
+
+
+def run_batch(base: str, tok: str, start: int, count: int, size: int, threads: int) -> float:
+    per = count // threads
+    workers = [
+        threading.Thread(target=_batches, args=(base, tok, start + t * per, per, size))
+        for t in range(threads)
+    ]
+    t0 = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return per * threads / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=600, help="licenses per row")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--seconds", type=float, default=2.0, help="raw signing time")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="PostgreSQL server; a fresh database is created on it and dropped after",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+
+    url = sa.make_url(args.database_url)
+    name = f"bench_issue_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    db_url = url.set(database=name).render_as_string(hide_password=False)
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        from authority import migrate
+
+        migrate.upgrade(db_url)
+        instance = tempfile.mkdtemp(prefix="bench-issue-")
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {
+            "AUTHORITY_ENV": "testing",
+            "DATABASE_URL": db_url,
+            "SECRET_KEY": secrets.token_hex(32),
+            "AUTHORITY_KEK": secrets.token_hex(16),
+            "AUTHORITY_INSTANCE_PATH": instance,
+            "AUTHORITY_ISSUER": base,
+            "AUTHORITY_LOG_LEVEL": "WARNING",
+        }
+        client_id, secret = prepare(env)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b",
+             f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/api/v1/catalogue/types", timeout=10).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("gunicorn did not start")
+            time.sleep(0.2)
+        tok = token(base, client_id, secret)
+        run_single(base, tok, 10_000_000, 20)  # warm-up: both workers' caches and pools
+        raw = sm2_sign_rate(args.seconds)
+        single = run_single(base, tok, 0, args.count)
+        batch = run_batch(base, tok, args.count, args.count, args.batch_size, 1)
+        parallel = run_batch(base, tok, 2 * args.count, args.count, args.batch_size, args.workers)
+        raw_after = sm2_sign_rate(args.seconds)
+        engine = sa.create_engine(db_url)
+        with engine.connect() as conn:
+            issued = conn.execute(sa.text("SELECT count(*) FROM licenses")).scalar_one()
+            distinct = conn.execute(
+                sa.text("SELECT count(DISTINCT identifier) FROM licenses")
+            ).scalar_one()
+        engine.dispose()
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    reference = (raw + raw_after) / 2
+    figures = {
+        "backend": backend_name(),
+        "server": f"gunicorn {args.workers} sync workers",
+        "database": "postgresql (fresh)",
+        "batch_size": args.batch_size,
+        "count": args.count,
+        "sm2_sign_raw": round(reference, 1),
+        "issue_single": round(single, 1),
+        "issue_batch": round(batch, 1),
+        "issue_batch_parallel": round(parallel, 1),
+        "batch_vs_raw": round(batch / reference, 3),
+        "target_batch_vs_raw": 0.5,
+        "licenses_in_database": issued,
+        "distinct_identifiers": distinct,
+    }
+    if args.json:
+        print(json.dumps(figures))
+        return
+    print(f"SM2 backend: {figures['backend']}; app: {figures['server']}; {figures['database']}")
+    print(f"{'row':<24}{'per second':>12}{'vs raw':>10}")
+    for row in ("sm2_sign_raw", "issue_single", "issue_batch", "issue_batch_parallel"):
+        value = figures[row]
+        print(f"{row:<24}{value:>12.1f}{value / reference:>10.2f}")
+    print(
+        f"target: issue_batch >= 50% of sm2_sign_raw -> {figures['batch_vs_raw']:.0%} "
+        f"({issued} licenses written, {distinct} distinct identifiers)"
+    )
+
+
+if __name__ == "__main__":
+    main()

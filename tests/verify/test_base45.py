@@ -1,0 +1,64 @@
+"""RFC 9285 Base45: the RFC's examples, refusals, and agreement with the base45 package."""
+
+from __future__ import annotations
+
+import base45
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from verify.errors import MalformedLicense
+from verify.rfc9285 import ALPHABET, b45decode, b45encode
+
+# RFC 9285, sections 4.3 and 4.4.
+RFC_EXAMPLES = [
+    (b"AB", "BB8"),
+    (b"Hello!!", "%69 VD92EX0"),
+    (b"base-45", "UJCLQE7W581"),
+    (b"ietf!", "QED8WEX0"),
+]
+
+
+@pytest.mark.parametrize(("data", "text"), RFC_EXAMPLES)
+def test_rfc_examples(data: bytes, text: str) -> None:
+    assert b45encode(data) == text
+    assert b45decode(text) == data
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A",  # length 3n+1
+        "GGW",  # RFC 9285 section 4.2: 65536 + ..., above 0xFFFF
+        ":::",
+        "::",  # final pair above 0xFF
+        "abc",  # lower case is not in the alphabet
+        "BB8\n",  # no silent stripping
+        "BB\u00e9",
+    ],
+)
+def test_invalid_text_is_refused(text: str) -> None:
+    with pytest.raises(MalformedLicense):
+        b45decode(text)
+
+
+@given(st.binary(max_size=600))
+def test_round_trip_and_independent_implementation(data: bytes) -> None:
+    text = b45encode(data)
+    assert text == base45.b45encode(data).decode()
+    assert b45decode(text) == data
+
+
+@given(st.text(alphabet=ALPHABET + "abc\n", max_size=60))
+def test_decoder_agrees_with_package_on_any_text(text: str) -> None:
+    try:
+        expected: bytes | None = base45.b45decode(text)
+    except ValueError:
+        expected = None
+    if "\n" in text:
+        expected = None  # the package strips line ends; we refuse them
+    try:
+        got: bytes | None = b45decode(text)
+    except MalformedLicense:
+        got = None
+    assert got == expected
