@@ -53,7 +53,14 @@ def test_discovery_document(client: Any) -> None:
     assert "licenses:issue" in body["scopes_supported"]
 
 
-def test_jwks_publishes_each_algorithm(client: Any) -> None:
+def test_jwks_publishes_each_algorithm(app: Any, client: Any) -> None:
+    standard = client.get("/jwks.json").json["keys"]
+    # Without an SM2SM3 client the set holds only keys every JOSE library can read.
+    assert {k["alg"] for k in standard} == {"RS256", "ES256"}
+    from joserfc.jwk import KeySet
+
+    KeySet.import_key_set({"keys": standard})
+    make_client(app, id_token_signed_response_alg="SM2SM3")
     keys = client.get("/jwks.json").json["keys"]
     by_alg = {k["alg"]: k for k in keys}
     assert by_alg["RS256"]["kty"] == "RSA" and "d" not in by_alg["RS256"]
