@@ -69,9 +69,42 @@ class Prepared:
     request_hash: str
 
 
+@dataclass(slots=True)
+class NewLicense:
+    """A license just written, as a plain view of its row (same attribute names as
+    :class:`License`, so :func:`license_json` takes either)."""
+
+    identifier: str
+    type_code: str
+    license_type_id: int
+    department_id: int
+    serial: int
+    version: int
+    holder_kind: str
+    holder_index: str
+    holder_id_masked: str
+    holder_id_salt: bytes
+    holder_id_digest: bytes
+    holder_name: str
+    fields: dict[str, Any]
+    issued_at: datetime
+    not_before: datetime
+    expires_at: datetime | None
+    signing_kid: str
+    status_index: int
+    status: str
+    qr_text: str
+    client_id: str | None
+    license_type: LicenseType
+    department: Department
+    status_reason: str | None = None
+    status_changed_at: datetime | None = None
+    superseded_by: str | None = None
+
+
 @dataclass
 class Issued:
-    license: License
+    license: License | NewLicense
     created: bool
 
 
@@ -216,7 +249,7 @@ def write(
     now: datetime | None = None,
     audit_event: str = "license.issued",
     holder_from: License | None = None,
-) -> list[License]:
+) -> list[NewLicense]:
     """Allocate, sign and add licenses for ``items`` (no commit).
 
     ``serial``/``version``/``holder_from`` are given when superseding: same serial, next
@@ -294,14 +327,12 @@ def write(
         )
     # One Core executemany INSERT (psycopg pipelines it): the ORM unit of work, and
     # even a multi-row INSERT … RETURNING, cost more per row than the signature does.
-    # The License objects returned are transient copies of the rows, for the response.
+    # What is returned are plain views of the rows (building ORM objects costs more).
     session.execute(sa.insert(License.__table__), rows)
-    out = []
-    for row, p in zip(rows, items, strict=True):
-        lic = License(**row)
-        lic.license_type = p.license_type
-        lic.department = department
-        out.append(lic)
+    out = [
+        NewLicense(**row, license_type=p.license_type, department=department)
+        for row, p in zip(rows, items, strict=True)
+    ]
     idempotency = [
         {
             "client_id": client_id,
@@ -462,7 +493,7 @@ def license_links(identifier: str) -> dict[str, str]:
     }
 
 
-def license_json(lic: License) -> dict[str, Any]:
+def license_json(lic: License | NewLicense) -> dict[str, Any]:
     """The license as the issuing department sees it (holder number masked)."""
     return {
         "id": lic.identifier,
