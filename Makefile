@@ -4,6 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# The quick start lets any relying party register itself (RFC 7591); production
+# keeps the default, an initial access token (docs/oidc.md).
+REGISTRATION ?= open
 
 .PHONY: run test check lint format bench clean
 
@@ -22,7 +25,7 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 ## run: install, initialise the embedded database with demo data, and serve.
 run: $(VENV)/.runtime
 	AUTHORITY_ENV=development $(BIN)/authority init --demo
-	AUTHORITY_ENV=development $(BIN)/authority serve --host $(HOST) --port $(PORT)
+	AUTHORITY_ENV=development AUTHORITY_OIDC_REGISTRATION=$(REGISTRATION) $(BIN)/authority serve --host $(HOST) --port $(PORT)
 
 ## test: install, then run lint, import contracts, type checks and the whole test suite.
 test: $(VENV)/.dev

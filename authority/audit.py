@@ -191,6 +191,25 @@ def verify_chain(session: Session) -> ChainReport:
     return ChainReport(checked, prev_hash if checked else None)
 
 
+def append_only_guard(session: Session) -> str | None:
+    """State of the PostgreSQL trigger that refuses UPDATE/DELETE on audit_log.
+
+    "enabled", "disabled" (someone ran ALTER TABLE ... DISABLE TRIGGER) or "missing";
+    None on databases without the trigger (SQLite, development only).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    state = session.execute(
+        sa.text(
+            "SELECT tgenabled FROM pg_trigger WHERE tgname = 'audit_log_append_only' "
+            "AND tgrelid = 'audit_log'::regclass"
+        )
+    ).scalar()
+    if state is None:
+        return "missing"
+    return "disabled" if state == "D" else "enabled"
+
+
 def _entries_in_order(session: Session) -> Iterator[Any]:
     # Plain rows (not ORM objects) in batches: memory stays flat for long logs and the
     # caller's session keeps no identity-map copies.

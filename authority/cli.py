@@ -261,17 +261,24 @@ def audit_verify() -> None:
     """Check every link of the chain; exit 1 naming the first broken entry."""
     with db.session_scope(current_app) as session:
         report = audit.verify_chain(session)
-    if report.ok:
-        click.echo(f"audit log intact: {report.checked} entries")
-        if report.head_hash:
-            click.echo(f"head hash (record it to detect truncation): {report.head_hash}")
-        return
-    click.echo(
-        f"audit log BROKEN at entry {report.broken_seq}: {report.reason} "
-        f"({report.checked} entries before it are intact)",
-        err=True,
-    )
-    sys.exit(1)
+        guard = audit.append_only_guard(session)
+    if not report.ok:
+        click.echo(
+            f"audit log BROKEN at entry {report.broken_seq}: {report.reason} "
+            f"({report.checked} entries before it are intact)",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(f"audit log intact: {report.checked} entries")
+    if report.head_hash:
+        click.echo(f"head hash (record it to detect truncation): {report.head_hash}")
+    if guard is not None:
+        click.echo(f"append-only trigger: {guard}")
+    if guard in ("disabled", "missing"):
+        # The chain is intact, but the database no longer refuses edits: someone with
+        # owner rights changed it. Fail so that monitoring notices.
+        click.echo(f"audit log is not protected: the append-only trigger is {guard}", err=True)
+        sys.exit(1)
 
 
 @audit_group.command("list")

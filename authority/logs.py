@@ -11,6 +11,7 @@ are replaced, in the message, its arguments, extra fields and tracebacks alike.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -64,16 +65,41 @@ _STANDARD_ATTRS = frozenset(
 ) | {"message", "asctime", "request_id"}
 
 
+# A cheap test decides whether the substitutions are needed at all: every pattern
+# above needs a run of 11+ digits or one of these fragments of a sensitive name. Most
+# log lines have neither, and logging runs on every request.
+_DIGIT_RUN = re.compile(r"\d{11}")
+_SUSPECT_WORDS = (
+    "pass", "pwd", "secret", "token", "auth", "cookie", "session", "csrf", "code", "otp",
+    "id_num", "idnum", "id_card", "idcard", "phone", "mobile", "apikey", "api_key",
+    "private", "kek", "credential", "bearer", "basic", "dpop",
+)  # fmt: skip
+
+
+_SUSPECT_WORD = re.compile("|".join(_SUSPECT_WORDS))
+
+
+def _suspect(text: str) -> bool:
+    return bool(_SUSPECT_WORD.search(text.lower()) or _DIGIT_RUN.search(text))
+
+
 def scrub(text: str) -> str:
     """``text`` with secrets and personal data replaced."""
+    if not _suspect(text):
+        return text
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_sensitive_key(key: str) -> bool:
+    return bool(_SENSITIVE_KEY.match(key))
+
+
 def scrub_value(value: Any, key: str | None = None) -> Any:
     """Scrub a structured value: sensitive keys are replaced whole, strings pattern-scrubbed."""
-    if key is not None and _SENSITIVE_KEY.match(key):
+    if key is not None and _is_sensitive_key(key):
         return REDACTED
     if isinstance(value, str):
         return scrub(value)

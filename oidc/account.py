@@ -16,7 +16,7 @@ from authority import audit, db
 from authority.i18n import register_messages, t
 from oidc import accounts, consents, lockout, passwords, sessions, totp
 from oidc.accounts import Person
-from oidc.login import login_redirect
+from oidc.login import login_redirect, safe_next
 
 bp = Blueprint("oidc_account", __name__, url_prefix="/account", template_folder="templates")
 
@@ -135,13 +135,17 @@ def totp_setup() -> BaseResponse | str | tuple[str, int]:
         return found
     sso, person = found
     session = db.session()
+    # Where to go once enrolled: a client that demanded the second factor sends the
+    # person here from the login pages, and gets them back afterwards.
+    next_url = safe_next(request.values.get("next"), default=url_for("oidc_account.account"))
+    here = url_for("oidc_account.totp_setup", next=next_url)
     # Enrolling changes how the person logs in: demand a recent login (a session left
     # open on a shared computer must not let someone else bind their own phone), and
     # replacing an authenticator demands the current one.
     if accounts.now() - sso.auth_time > RECENT_LOGIN_SECONDS:
-        return login_redirect(url_for("oidc_account.totp_setup"), force=True)
+        return login_redirect(here, force=True)
     if person.has_totp and sso.acr != accounts.ACR_MFA:
-        return login_redirect(url_for("oidc_account.totp_setup"), require_mfa=True)
+        return login_redirect(here, require_mfa=True)
     error = None
     if request.method == "POST":
         codes = totp.confirm_enrolment(session, person, request.form.get("code", ""))
@@ -152,7 +156,7 @@ def totp_setup() -> BaseResponse | str | tuple[str, int]:
             # Knowing the new code proves the second factor: the session now has both.
             sessions.upgrade_session(sso, acr=accounts.ACR_MFA, amr=accounts.AMR_MFA)
             session.commit()
-            return render_template("oidc/account_recovery_codes.html", codes=codes)
+            return render_template("oidc/account_recovery_codes.html", codes=codes, next=next_url)
         error = t("account.totp.wrong_code")
     secret = totp.pending_secret(person)
     if secret is None or request.args.get("restart") == "1":
@@ -165,6 +169,7 @@ def totp_setup() -> BaseResponse | str | tuple[str, int]:
         secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
         error=error,
         replacing=person.has_totp,
+        next=next_url,
     ), (400 if error else 200)
 
 
@@ -209,7 +214,9 @@ def recovery_codes() -> BaseResponse | str:
         subject=_masked_id(person),
     )
     session.commit()
-    return render_template("oidc/account_recovery_codes.html", codes=codes)
+    return render_template(
+        "oidc/account_recovery_codes.html", codes=codes, next=url_for("oidc_account.account")
+    )
 
 
 @bp.post("/apps/revoke")
@@ -332,8 +339,8 @@ register_messages(
             "shown again.",
         },
         "account.codes.done": {
-            "zh-CN": "我已保存，返回我的账户",
-            "en": "Saved; back to my account",
+            "zh-CN": "我已保存，继续",
+            "en": "Saved; continue",
         },
         "account.apps": {"zh-CN": "已授权的应用", "en": "Connected apps"},
         "account.apps.none": {

@@ -27,7 +27,8 @@ class OIDCSettings:
     """Provider settings. Environment variable names are given per field."""
 
     #: AUTHORITY_OIDC_REGISTRATION: ``token`` (an initial access token is required to
-    #: register a client; the production default) or ``open`` (anyone may register).
+    #: register a client; the default) or ``open`` (anyone may register; the default
+    #: when AUTHORITY_ENV=development, i.e. the quick start).
     registration: str = "token"
     #: AUTHORITY_OIDC_CODE_TTL: lifetime of an authorization code, seconds.
     code_ttl: int = 60
@@ -103,7 +104,17 @@ EXTENSION_KEY = "oidc.settings"
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION_KEY] = oidc_settings_from_env()
+    settings = oidc_settings_from_env()
+    shell = app.extensions.get("authority.settings")
+    if (
+        "AUTHORITY_OIDC_REGISTRATION" not in os.environ
+        and shell is not None
+        and shell.env == "development"
+    ):
+        # The quick start (`make run`) lets any RP library register itself; production
+        # and testing keep the initial-access-token default.
+        settings = replace(settings, registration="open")
+    app.extensions[EXTENSION_KEY] = settings
 
 
 def oidc_settings(app: Flask | None = None) -> OIDCSettings:

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from authority import audit, db
@@ -95,6 +95,32 @@ register_messages(
 )
 
 
+# ------------------------------------------------------------------ CORS
+
+#: Endpoints a browser-based relying party calls with fetch(): they use no cookies
+#: (client authentication or Bearer tokens only), so any origin may read the answers.
+CORS_ENDPOINTS = {
+    "oidc.discovery",
+    "oidc.jwks_document",
+    "oidc.token",
+    "oidc.userinfo",
+    "oidc.revoke",
+}
+
+
+@protocol.after_request
+def _cors(response: Response) -> Response:
+    """CORS for single-page relying parties (public clients with PKCE)."""
+    if request.endpoint in CORS_ENDPOINTS:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Expose-Headers"] = "WWW-Authenticate"
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
 # ------------------------------------------------------------------ discovery and keys
 
 
@@ -111,7 +137,6 @@ def discovery() -> Response:
         "registration_endpoint": endpoint_url("/register"),
         "introspection_endpoint": endpoint_url("/introspect"),
         "revocation_endpoint": endpoint_url("/revoke"),
-        "end_session_endpoint": endpoint_url("/logout"),
         "scopes_supported": list(clients.ALL_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -152,11 +177,18 @@ def discovery() -> Response:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
-        "backchannel_logout_supported": True,
-        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
         "ui_locales_supported": ["zh-CN", "en"],
         "service_documentation": endpoint_url("/docs/oidc"),
     }
+    # Logout is another module (RP-Initiated and Back-Channel Logout); advertise it only
+    # when it is plugged in, so discovery never names an endpoint that answers 404.
+    rules = {rule.rule for rule in current_app.url_map.iter_rules()}
+    if "/logout" in rules:
+        body["end_session_endpoint"] = endpoint_url("/logout")
+    if current_app.extensions.get(sessions.END_LISTENERS):
+        body["backchannel_logout_supported"] = True
+        body["backchannel_logout_session_supported"] = True
     return jsonify(body)
 
 
@@ -178,7 +210,7 @@ def jwks_document() -> Response:
 def _error_page(error: OAuth2Error) -> tuple[str, int]:
     if error.error == "invalid_client":
         text = t("oidc.error.unknown_client")
-    elif "redirect_uri" in (error.description or ""):
+    elif "redirect" in (error.description or "").lower():
         text = t("oidc.error.redirect_uri")
     else:
         text = t("oidc.error.bad_request")

@@ -52,7 +52,13 @@ _CREDIT_CODE = re.compile(r"[0-9A-HJ-NP-RTUW-Y]{18}")
 _TOKEN = re.compile(r"[\x21-\x7e]{1,64}")
 _TYPE_CODE = re.compile(r"[\x21-\x7e]{1,32}")
 _MASKED = re.compile(r"[0-9A-Z*]{1,32}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Characters that would let signed text lie on a window's screen: C0 and C1 controls,
+# zero-width characters and bidirectional overrides (a name shown reversed). Field
+# text may contain line feeds; names may not.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_UNSAFE_FIELD_TEXT = re.compile(
+    r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
 
 
 def holder_digest(id_number: str, salt: bytes) -> bytes:
@@ -127,7 +133,7 @@ def _text(value: Any, name: str, pattern: re.Pattern[str] | None, error: type[Ex
     if pattern is not None:
         if not pattern.fullmatch(value):
             raise _fail(error, f"claim {name} has characters or a length the format forbids")
-    elif not value or len(value) > 128 or _CONTROL.search(value) or value != value.strip():
+    elif not value or len(value) > 128 or _UNSAFE.search(value) or value != value.strip():
         raise _fail(error, f"claim {name} must be 1 to 128 printable characters")
     return value
 
@@ -153,6 +159,8 @@ def _scalar(value: Any, error: type[Exception]) -> Any:
     if kind is str:
         if len(value) > MAX_TEXT:
             raise _fail(error, "a field's text is too long")
+        if _UNSAFE_FIELD_TEXT.search(value):
+            raise _fail(error, "a field's text has control or bidirectional characters")
         return value
     raise _fail(error, "a field's value has a type the format forbids")
 
@@ -164,8 +172,8 @@ def _fields(value: Any, error: type[Exception]) -> dict[str, Any]:
         raise _fail(error, "claim fields has too many entries")
     out: dict[str, Any] = {}
     for name, item in value.items():
-        if type(name) is not str or not 0 < len(name) <= MAX_FIELD_NAME:
-            raise _fail(error, "a field name must be a text string of 1 to 64 characters")
+        if type(name) is not str or not 0 < len(name) <= MAX_FIELD_NAME or _UNSAFE.search(name):
+            raise _fail(error, "a field name must be 1 to 64 printable characters")
         if type(item) in (list, tuple):
             if len(item) > MAX_LIST:
                 raise _fail(error, "a field's list is too long")

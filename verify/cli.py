@@ -203,7 +203,8 @@ def _print_human(
         if claims.fields:
             print("字段 Fields:", file=out)
             for name, value in claims.fields.items():
-                print(f"  {name}: {value}", file=out)
+                shown = "、".join(map(str, value)) if isinstance(value, list) else value
+                print(f"  {name}: {shown}", file=out)
     print(file=out)
     print(
         f"信任包 Trust bundle: #{bundle.sequence}, issued {_time_text(bundle.issued_at)}, "

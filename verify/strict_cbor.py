@@ -59,8 +59,6 @@ def loads(data: bytes, *, error: type[VerifyError], max_depth: int, cose: bool =
             max_depth=max_depth,
             allow_indefinite=False,
             allow_duplicate_keys=False,
-            # One byte at a time, so that the stream position tells where the item ended.
-            read_size=1,
         ).decode()
     except _TagRefused:
         raise error("CBOR tag not allowed here") from None
@@ -69,6 +67,7 @@ def loads(data: bytes, *, error: type[VerifyError], max_depth: int, cose: bool =
     except Exception:
         # cbor2 wraps exceptions of hooks in its own; anything else is still a refusal.
         raise error("not well-formed CBOR, or beyond the format's limits") from None
+    # cbor2 reads ahead in chunks but seeks a seekable stream back to the item's end.
     if stream.tell() != len(data):
         raise error("bytes after the end of the CBOR data item")
     return value

@@ -187,3 +187,19 @@ def test_list_command_filters_and_limits(app, runner):
     assert detail == {"i": 2}
     result = runner.invoke(main, ["audit", "list", "--event", "nothing.here"])
     assert "no audit entries for nothing.here" in result.output
+
+
+def test_verify_fails_when_the_append_only_trigger_is_disabled(app, runner):
+    if db.engine(app).dialect.name != "postgresql":
+        pytest.skip("the append-only trigger is PostgreSQL's")
+    add_entries(app, 2)
+    assert "append-only trigger: enabled" in runner.invoke(main, ["audit", "verify"]).output
+    with db.engine(app).begin() as conn:
+        conn.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+    try:
+        result = runner.invoke(main, ["audit", "verify"])
+        assert result.exit_code == 1
+        assert "the append-only trigger is disabled" in result.output
+    finally:
+        with db.engine(app).begin() as conn:
+            conn.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))

@@ -171,6 +171,8 @@ def test_real_process_init_keys_and_audit(app, cli_env):
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
         conn.execute(sa.text("UPDATE audit_log SET subject = 'forged' WHERE seq = 1"))
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
     broken = run_cli(cli_env, "audit", "verify")
     assert broken.returncode == 1 and "BROKEN at entry 1" in broken.stderr
 

@@ -286,3 +286,10 @@ def test_wrong_client_secret_is_refused(browser_client: Any, rp: Any) -> None:
     code, _ = get_code(browser_client, client_id)
     response = redeem(browser_client, client_id, "wrong-secret", code)
     assert response.status_code == 401 and response.json["error"] == "invalid_client"
+
+
+def test_unknown_and_unregistered_scopes_are_dropped(browser_client: Any, rp: Any) -> None:
+    client_id, secret = rp
+    code, _ = get_code(browser_client, client_id, scope="openid email profile licenses:issue")
+    token = redeem(browser_client, client_id, secret, code).json
+    assert token["scope"] == "openid profile"

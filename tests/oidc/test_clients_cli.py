@@ -89,3 +89,21 @@ def test_initial_token_command(runner: Any) -> None:
     result = runner.invoke(args=["clients", "initial-token", "--uses", "2", "--days", "1"])
     assert result.exit_code == 0
     assert len(result.stdout.strip()) == 43
+
+
+def test_demo_client_is_seeded_and_works(app: Any, client: Any, runner: Any) -> None:
+    from authority.cli import main
+    from oidc.demo_client import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+
+    first = runner.invoke(main, ["init", "--demo"])
+    assert first.exit_code == 0, first.output
+    assert f"client_id {DEMO_CLIENT_ID} / client_secret {DEMO_CLIENT_SECRET}" in first.output
+    again = runner.invoke(main, ["init", "--demo"])  # idempotent
+    assert again.exit_code == 0, again.output
+    listed = json.loads(runner.invoke(args=["clients", "list", "--json"]).stdout)
+    assert [c["client_id"] for c in listed].count(DEMO_CLIENT_ID) == 1
+    refused = token_request(
+        client, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, {"grant_type": "client_credentials"}
+    )
+    # Authenticated (the secret is right) but not registered for client credentials.
+    assert refused.json["error"] == "unauthorized_client"

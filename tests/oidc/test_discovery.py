@@ -29,7 +29,6 @@ def test_discovery_document(client: Any) -> None:
         ("registration_endpoint", "/register"),
         ("introspection_endpoint", "/introspect"),
         ("revocation_endpoint", "/revoke"),
-        ("end_session_endpoint", "/logout"),
     ]:
         assert body[name] == issuer + path
     assert body["response_types_supported"] == ["code"]
@@ -43,8 +42,12 @@ def test_discovery_document(client: Any) -> None:
         "none",
     }
     assert body["authorization_response_iss_parameter_supported"] is True
-    assert body["backchannel_logout_supported"] is True
-    assert body["backchannel_logout_session_supported"] is True
+    # Logout is advertised only when the logout module is plugged in (oidc-flows).
+    if body.get("end_session_endpoint"):
+        assert body["end_session_endpoint"] == issuer + "/logout"
+        assert client.get("/logout").status_code != 404
+    if body.get("backchannel_logout_supported"):
+        assert body["backchannel_logout_session_supported"] is True
     assert body["request_parameter_supported"] is False
     assert body["claims_parameter_supported"] is False
     assert "licenses:issue" in body["scopes_supported"]
@@ -110,3 +113,23 @@ def test_es256_id_token_verifies(app: Any, browser_client: Any) -> None:
     token = redeem(browser_client, client_id, secret, code).json["id_token"]
     keys = [k for k in browser_client.get("/jwks.json").json["keys"] if k["alg"] == "ES256"]
     jws.deserialize_compact(token, KeySet.import_key_set({"keys": keys}), algorithms=["ES256"])
+
+
+def test_cors_for_browser_relying_parties(client: Any) -> None:
+    for path in ("/.well-known/openid-configuration", "/jwks.json"):
+        assert client.get(path).headers["Access-Control-Allow-Origin"] == "*"
+    preflight = client.options(
+        "/token",
+        headers={
+            "Origin": "https://spa.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    refused = client.post("/token", data={"grant_type": "client_credentials"})
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"
+    # Pages and the authorization endpoint are not readable cross-origin.
+    assert "Access-Control-Allow-Origin" not in client.get("/authorize").headers

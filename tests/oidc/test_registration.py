@@ -174,3 +174,25 @@ def test_registration_is_audited(app: Any, client: Any, open_registration: None)
     assert entries and entries[0].subject == created["client_id"]
     assert created["client_secret"] not in entries[0].details
     assert created["registration_access_token"] not in entries[0].details
+
+
+def test_development_defaults_to_open_registration(app_config: Any, monkeypatch: Any) -> None:
+    from authority.app import create_app
+    from oidc.config import oidc_settings
+
+    monkeypatch.delenv("AUTHORITY_OIDC_REGISTRATION", raising=False)
+    dev = create_app({**app_config, "env": "development"})
+    assert oidc_settings(dev).registration == "open"
+    monkeypatch.setenv("AUTHORITY_OIDC_REGISTRATION", "token")
+    assert oidc_settings(create_app({**app_config, "env": "development"})).registration == "token"
+
+
+def test_unknown_oidc_variable_is_rejected(monkeypatch: Any) -> None:
+    from oidc.config import OIDCConfigError, oidc_settings_from_env
+
+    with pytest.raises(OIDCConfigError, match="AUTHORITY_OIDC_REGISTRATON"):
+        oidc_settings_from_env({"AUTHORITY_OIDC_REGISTRATON": "open"})
+    with pytest.raises(OIDCConfigError, match="must be one of"):
+        oidc_settings_from_env({"AUTHORITY_OIDC_REGISTRATION": "maybe"})
+    with pytest.raises(OIDCConfigError, match="integer"):
+        oidc_settings_from_env({"AUTHORITY_OIDC_CODE_TTL": "soon"})

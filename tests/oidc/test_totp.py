@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pyotp
@@ -253,4 +254,13 @@ def test_required_second_factor_not_enrolled_says_so(app, client):
     )
     assert response.status_code == 303 and response.headers["Location"].startswith("/login/mfa")
     html = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "尚未设置" in html and "/account/totp" in html
+    assert "尚未设置" in html
+    # Enrolling from there leads back to the client's request.
+    enrol = re.search(r'href="([^"]+)" id="mfa-enrol"', html).group(1).replace("&amp;", "&")
+    assert enrol.startswith("/account/totp?next=")
+    page = client.get(enrol).get_data(as_text=True)
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+    done = client.post(enrol, data={"csrf_token": csrf(page), "code": totp_code(secret)})
+    assert 'id="codes-done" href="/authorize?client_id=x"' in done.get_data(as_text=True)
+    with app.app_context(), db.session_scope(app) as session:
+        assert session.scalars(sa.select(sessions.SSOSession.acr)).one() == accounts.ACR_MFA

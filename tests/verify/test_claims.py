@@ -51,6 +51,11 @@ def _with(key: int, value: Any) -> bytes:
         (4, ""),
         (4, " padded"),
         (4, "line\nbreak"),
+        (4, "\u202e三张"),  # right-to-left override
+        (4, "张\u200b三"),  # zero-width space
+        (8, {"k": "a\u2066b"}),
+        (8, {"k": "bell\x07"}),
+        (8, {"na\nme": "x"}),
         (5, "440106********123x"),
         (6, b"\x00" * 31),
         (7, b"\x00" * 7),
