@@ -34,6 +34,7 @@ from certs.errors import (
     CertsError,
     IdempotencyMismatch,
     InvalidRequest,
+    SchemaViolation,
     TypeNotOwned,
 )
 from certs.holders import Holder, holder_index, keyed_hash, parse_holder, same
@@ -157,6 +158,7 @@ def prepare(
     if not isinstance(name, str) or not name.strip() or len(name) > 128:
         raise InvalidRequest("holder.name must be 1-128 characters", pointer="/holder/name")
     fields = catalogue.validate_fields(entry, body.get("fields", {}))
+    _check_encodable(department, entry, holder, name.strip(), fields)
     if idempotency_key is not None and (
         not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY
     ):
@@ -171,6 +173,31 @@ def prepare(
         separators=(",", ":"),
     ).encode()
     return Prepared(entry, holder, name.strip(), fields, idempotency_key, keyed_hash(canonical))
+
+
+def _check_encodable(
+    department: Department, entry: LicenseType, holder: Holder, name: str, fields: dict[str, Any]
+) -> None:
+    """Refuse, before anything is written, fields the wire format cannot carry (nested
+    objects, text over 1024 characters, more than 64 fields: docs/license-format.md)."""
+    try:
+        LicenseClaims(
+            issuer=department.credit_code,
+            license_id="CHECK",
+            type_code=entry.code,
+            holder_name=name,
+            holder_id_masked=holder.masked,
+            holder_id_digest=bytes(32),
+            holder_id_salt=bytes(16),
+            fields=fields,
+        ).to_map()
+    except ValueError as exc:
+        # verify.claims' messages are public text naming the limit that was broken.
+        raise SchemaViolation(
+            f"the fields cannot be carried in a license QR: {exc}",
+            pointer="/fields",
+            schema_keyword="license-format",
+        ) from None
 
 
 def _insert(session: Session) -> Any:
@@ -300,6 +327,14 @@ def write(
             exp=int(expires.timestamp()) if expires else None,
             status_index=index + offset,
         )
+        try:
+            qr_text = encode(claims, key, kid)
+        except ValueError as exc:  # prepare() checks this first; supersede reaches it here
+            raise SchemaViolation(
+                f"the fields cannot be carried in a license QR: {exc}",
+                pointer="/fields",
+                schema_keyword="license-format",
+            ) from None
         rows.append(
             dict(
                 identifier=ident,
@@ -321,7 +356,7 @@ def write(
                 signing_kid=cert.kid,
                 status_index=index + offset,
                 status="valid",
-                qr_text=encode(claims, key, kid),
+                qr_text=qr_text,
                 client_id=client_id,
             )
         )
