@@ -139,7 +139,9 @@ def _status_change(identifier: str, action: str) -> Response:
     session = db.session()
     dept = _department()
     actor = current_token().client_id
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        body = {}
     if action == "supersede":
         new = status.supersede(session, dept, identifier, _body(), actor=actor)
         session.commit()

@@ -93,7 +93,7 @@ def test_interrupt_with_sigint_then_resume(
 ) -> None:
     env = env_for(app_config)
     data = tmp_path / "people.csv"
-    n = 600
+    n = 300
     write_csv(data, n)
     args = [str(data), "--department", DEPT_CODE, "--type", "QUALCERT", "--chunk", "5"]
     proc = subprocess.Popen(
