@@ -458,7 +458,6 @@ def main() -> None:
         db.engine(app).dispose()
 
     if args.json:
-        results.pop("profile", None) if not args.profile else None
         print(json.dumps(results, ensure_ascii=False))
         return
     print_table(results)

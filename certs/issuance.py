@@ -34,6 +34,7 @@ from certs.errors import (
     CertsError,
     IdempotencyMismatch,
     InvalidRequest,
+    SchemaViolation,
     TypeNotOwned,
 )
 from certs.holders import Holder, holder_index, keyed_hash, parse_holder, same
@@ -69,9 +70,42 @@ class Prepared:
     request_hash: str
 
 
+@dataclass(slots=True)
+class NewLicense:
+    """A license just written, as a plain view of its row (same attribute names as
+    :class:`License`, so :func:`license_json` takes either)."""
+
+    identifier: str
+    type_code: str
+    license_type_id: int
+    department_id: int
+    serial: int
+    version: int
+    holder_kind: str
+    holder_index: str
+    holder_id_masked: str
+    holder_id_salt: bytes
+    holder_id_digest: bytes
+    holder_name: str
+    fields: dict[str, Any]
+    issued_at: datetime
+    not_before: datetime
+    expires_at: datetime | None
+    signing_kid: str
+    status_index: int
+    status: str
+    qr_text: str
+    client_id: str | None
+    license_type: LicenseType
+    department: Department
+    status_reason: str | None = None
+    status_changed_at: datetime | None = None
+    superseded_by: str | None = None
+
+
 @dataclass
 class Issued:
-    license: License
+    license: License | NewLicense
     created: bool
 
 
@@ -124,6 +158,7 @@ def prepare(
     if not isinstance(name, str) or not name.strip() or len(name) > 128:
         raise InvalidRequest("holder.name must be 1-128 characters", pointer="/holder/name")
     fields = catalogue.validate_fields(entry, body.get("fields", {}))
+    _check_encodable(department, entry, holder, name.strip(), fields)
     if idempotency_key is not None and (
         not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY
     ):
@@ -138,6 +173,31 @@ def prepare(
         separators=(",", ":"),
     ).encode()
     return Prepared(entry, holder, name.strip(), fields, idempotency_key, keyed_hash(canonical))
+
+
+def _check_encodable(
+    department: Department, entry: LicenseType, holder: Holder, name: str, fields: dict[str, Any]
+) -> None:
+    """Refuse, before anything is written, fields the wire format cannot carry (nested
+    objects, text over 1024 characters, more than 64 fields: docs/license-format.md)."""
+    try:
+        LicenseClaims(
+            issuer=department.credit_code,
+            license_id="CHECK",
+            type_code=entry.code,
+            holder_name=name,
+            holder_id_masked=holder.masked,
+            holder_id_digest=bytes(32),
+            holder_id_salt=bytes(16),
+            fields=fields,
+        ).to_map()
+    except ValueError as exc:
+        # verify.claims' messages are public text naming the limit that was broken.
+        raise SchemaViolation(
+            f"the fields cannot be carried in a license QR: {exc}",
+            pointer="/fields",
+            schema_keyword="license-format",
+        ) from None
 
 
 def _insert(session: Session) -> Any:
@@ -216,7 +276,7 @@ def write(
     now: datetime | None = None,
     audit_event: str = "license.issued",
     holder_from: License | None = None,
-) -> list[License]:
+) -> list[NewLicense]:
     """Allocate, sign and add licenses for ``items`` (no commit).
 
     ``serial``/``version``/``holder_from`` are given when superseding: same serial, next
@@ -267,6 +327,14 @@ def write(
             exp=int(expires.timestamp()) if expires else None,
             status_index=index + offset,
         )
+        try:
+            qr_text = encode(claims, key, kid)
+        except ValueError as exc:  # prepare() checks this first; supersede reaches it here
+            raise SchemaViolation(
+                f"the fields cannot be carried in a license QR: {exc}",
+                pointer="/fields",
+                schema_keyword="license-format",
+            ) from None
         rows.append(
             dict(
                 identifier=ident,
@@ -288,20 +356,18 @@ def write(
                 signing_kid=cert.kid,
                 status_index=index + offset,
                 status="valid",
-                qr_text=encode(claims, key, kid),
+                qr_text=qr_text,
                 client_id=client_id,
             )
         )
     # One Core executemany INSERT (psycopg pipelines it): the ORM unit of work, and
     # even a multi-row INSERT … RETURNING, cost more per row than the signature does.
-    # The License objects returned are transient copies of the rows, for the response.
+    # What is returned are plain views of the rows (building ORM objects costs more).
     session.execute(sa.insert(License.__table__), rows)
-    out = []
-    for row, p in zip(rows, items, strict=True):
-        lic = License(**row)
-        lic.license_type = p.license_type
-        lic.department = department
-        out.append(lic)
+    out = [
+        NewLicense(**row, license_type=p.license_type, department=department)
+        for row, p in zip(rows, items, strict=True)
+    ]
     idempotency = [
         {
             "client_id": client_id,
@@ -462,7 +528,7 @@ def license_links(identifier: str) -> dict[str, str]:
     }
 
 
-def license_json(lic: License) -> dict[str, Any]:
+def license_json(lic: License | NewLicense) -> dict[str, Any]:
     """The license as the issuing department sees it (holder number masked)."""
     return {
         "id": lic.identifier,

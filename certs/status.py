@@ -17,7 +17,7 @@ from authority import audit
 from certs import catalogue, issuance, trust
 from certs.errors import InvalidRequest, InvalidTransition, LicenseNotOwned, UnknownLicense
 from certs.holders import Holder
-from certs.issuance import Prepared
+from certs.issuance import NewLicense, Prepared
 from certs.models import Department, License
 
 VALID = "valid"
@@ -127,7 +127,7 @@ def revoke(
 
 def supersede(
     session: Session, department: Department, identifier: str, body: Any, *, actor: str | None
-) -> License:
+) -> NewLicense:
     """Issue version n+1 with new fields (and optionally holder name); revoke version n.
 
     The new version is issued under the type's *current* schema version; the holder and

@@ -126,13 +126,14 @@ def change_password() -> BaseResponse | str:
         return redirect(url_for("oidc_account.account"), code=303)
     # Whoever else holds a session of this person (a stolen cookie, a forgotten
     # computer) loses it now; this browser keeps its own.
+    others = sessions.count_sessions_of(person.id) - 1
     ended = sessions.end_sessions_of(person.id, keep=sso)
     audit.record(
         session,
         "account.password_changed",
         actor=f"person:{person.id}",
         subject=_masked_id(person),
-        details={"other_sessions_ended": len({sid for _, sid in ended})},
+        details={"other_sessions_ended": others},
     )
     session.commit()
     sessions.notify_ended(ended)

@@ -1,7 +1,7 @@
 """Operator commands: ``authority accounts <command>``.
 
 Commands: ``create-person``, ``create-org``, ``link-agent``, ``set-password``, ``unlock``,
-``list``, ``purge``.
+``list``, ``disable``, ``enable``, ``purge``.
 
 Passwords are prompted for (hidden, asked twice) or read from standard input with
 ``--password-stdin``; never taken on the command line, where they would land in the
@@ -176,27 +176,18 @@ def set_password(id_number: str, password_stdin: bool) -> None:
             accounts.set_password(person, password)
         except passwords.PasswordPolicyError as exc:
             _fail(_policy_message(exc))
-        ids = [
-            s.id
-            for s in session.scalars(
-                sa.select(sessions.SSOSession).where(sessions.SSOSession.person_id == person.id)
-            )
-        ]
-        session.execute(
-            sa.delete(sessions.SSOSessionClient).where(
-                sessions.SSOSessionClient.session_id.in_(ids)
-            )
-        )
-        session.execute(sa.delete(sessions.SSOSession).where(sessions.SSOSession.id.in_(ids)))
+        count = sessions.count_sessions_of(person.id, session)
+        ended = sessions.end_sessions_of(person.id, reason="password_set", session=session)
         masked = _masked(person)
         audit.record(
             session,
             "account.password_set",
             actor=OPERATOR,
             subject=masked,
-            details={"sessions_ended": len(ids)},
+            details={"sessions_ended": count},
         )
-    click.echo(f"password set for {masked}; {len(ids)} session(s) ended")
+    sessions.notify_ended(ended)
+    click.echo(f"password set for {masked}; {count} session(s) ended")
 
 
 @accounts_group.command("unlock")
@@ -218,6 +209,42 @@ def unlock(id_number: str | None, address: str | None) -> None:
             lockout.reset(session, lockout.ip_key(address))
             audit.record(session, "login.unlocked", actor=OPERATOR, subject=f"ip:{address}")
             click.echo(f"unlocked address {address}")
+
+
+@accounts_group.command("disable")
+@click.option("--id-number", required=True, help="The person's ID number.")
+@with_appcontext
+def disable(id_number: str) -> None:
+    """Stop a person from logging in and end their sessions (reversible with ``enable``)."""
+    with db.session_scope(current_app) as session:
+        person = _person(session, id_number)
+        person.disabled = True
+        count = sessions.count_sessions_of(person.id, session)
+        ended = sessions.end_sessions_of(person.id, reason="disabled", session=session)
+        masked = _masked(person)
+        audit.record(
+            session,
+            "account.disabled",
+            actor=OPERATOR,
+            subject=masked,
+            details={"sessions_ended": count},
+        )
+    # After the commit: the clients that took part are logged out (back-channel).
+    sessions.notify_ended(ended)
+    click.echo(f"disabled {masked}; {count} session(s) ended")
+
+
+@accounts_group.command("enable")
+@click.option("--id-number", required=True, help="The person's ID number.")
+@with_appcontext
+def enable(id_number: str) -> None:
+    """Let a disabled person log in again."""
+    with db.session_scope(current_app) as session:
+        person = _person(session, id_number)
+        person.disabled = False
+        masked = _masked(person)
+        audit.record(session, "account.enabled", actor=OPERATOR, subject=masked)
+    click.echo(f"enabled {masked}")
 
 
 @accounts_group.command("purge")

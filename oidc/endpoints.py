@@ -27,9 +27,20 @@ from werkzeug.wrappers.response import Response as BaseResponse
 from authority import audit, db
 from authority.i18n import register_messages, t
 from authority.web import allow_form_action
-from oidc import accounts, api, clients, consents, jwks, login, registration, sessions, subjects
+from oidc import (
+    accounts,
+    api,
+    clients,
+    consents,
+    jwks,
+    login,
+    registration,
+    sessions,
+    subjects,
+    tokens,
+)
 from oidc.config import oidc_settings
-from oidc.provider import ALL_AUTH_METHODS, endpoint_url, issuer, server
+from oidc.provider import ALL_AUTH_METHODS, endpoint_url, issuer, pending_audit, server
 from oidc.tokens import AuthenticatedUser
 
 protocol = Blueprint("oidc", __name__, template_folder="templates")
@@ -401,7 +412,9 @@ def consent() -> BaseResponse | tuple[str, int]:
 @protocol.route("/token", methods=["POST"])
 def token() -> Response:
     response = server().create_token_response()
-    db.session().commit()
+    session = db.session()
+    tokens.record_pending(session, pending_audit())
+    session.commit()
     return response
 
 

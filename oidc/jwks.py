@@ -24,6 +24,7 @@ import json
 import logging
 from typing import Any
 
+import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -103,11 +104,32 @@ def public_jwk(stored: Any, alg: str) -> dict[str, Any]:
     return jwk
 
 
+def sm2_in_use(session: Session) -> bool:
+    """Whether any enabled client asked for SM2SM3-signed ID tokens."""
+    from oidc.clients import Client
+
+    marker = '%"id_token_signed_response_alg": "SM2SM3"%'
+    compact = '%"id_token_signed_response_alg":"SM2SM3"%'
+    text = sa.cast(Client.client_metadata, sa.Text)
+    query = sa.select(Client.id).where(
+        Client.disabled.is_(False), sa.or_(text.like(marker), text.like(compact))
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
 def jwks(session: Session) -> dict[str, list[dict[str, Any]]]:
-    """The JWK Set: every published key of every signing algorithm."""
+    """The JWK Set: every published key of every signing algorithm in use.
+
+    The SM2SM3 key (a JWK with ``crv: SM2``, which some libraries refuse to load, and
+    one of them, joserfc, then refuses the whole set) is listed only once a client has
+    registered for SM2SM3, so a deployment without such clients serves a JWK Set every
+    standard library reads.
+    """
     store = keystore(session)
     keys_out = []
     for alg in supported_algs():
+        if alg == "SM2SM3" and not sm2_in_use(session):
+            continue
         for stored in store.published(purpose(alg)):
             keys_out.append(public_jwk(stored, alg))
     return {"keys": keys_out}

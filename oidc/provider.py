@@ -37,7 +37,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from joserfc.jwk import KeySet
 
 from authority import db
@@ -394,7 +394,16 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
         refresh_ttl=oidc_settings().refresh_token_ttl,
         code_id=code.id if code is not None else None,
         parent=parent,
+        pending_audit=pending_audit(),
     )
+
+
+def pending_audit() -> list[dict[str, Any]]:
+    """Audit entries of this request to record just before its commit (oidc.tokens)."""
+    if "_oidc_pending_audit" not in g:
+        g._oidc_pending_audit = []
+    pending: list[dict[str, Any]] = g._oidc_pending_audit
+    return pending
 
 
 def _query_client(client_id: str) -> Client | None:

@@ -276,9 +276,9 @@ def add_client(sso: SSOSession, client_id: str) -> None:
         sess.flush()
 
 
-def clients_of(sso: SSOSession) -> list[str]:
+def clients_of(sso: SSOSession, session: Session | None = None) -> list[str]:
     return list(
-        _session().scalars(
+        (session or _session()).scalars(
             sa.select(SSOSessionClient.client_id)
             .where(SSOSessionClient.session_id == sso.id)
             .order_by(SSOSessionClient.id)
@@ -287,15 +287,19 @@ def clients_of(sso: SSOSession) -> list[str]:
 
 
 def end_session(
-    sso: SSOSession, *, clear_cookie: bool = True, reason: str = "logout"
+    sso: SSOSession,
+    *,
+    clear_cookie: bool = True,
+    reason: str = "logout",
+    session: Session | None = None,
 ) -> list[tuple[str, str]]:
     """End ``sso`` (deleted, not committed); returns the (client_id, sid) pairs to notify.
 
     Records ``session.ended`` in the audit log with ``reason`` ("logout", "replaced" when
     another person logs in on the browser, "password_changed").
     """
-    pairs = [(client_id, sso.sid) for client_id in clients_of(sso)]
-    sess = _session()
+    sess = session or _session()
+    pairs = [(client_id, sso.sid) for client_id in clients_of(sso, sess)]
     audit.record(
         sess,
         "session.ended",
@@ -313,10 +317,14 @@ def end_session(
 
 
 def end_sessions_of(
-    person_id: int, *, keep: SSOSession | None = None, reason: str = "password_changed"
+    person_id: int,
+    *,
+    keep: SSOSession | None = None,
+    reason: str = "password_changed",
+    session: Session | None = None,
 ) -> list[tuple[str, str]]:
-    """End every session of a person except ``keep`` (after a password change)."""
-    sess = _session()
+    """End every session of a person except ``keep`` (password change, operator action)."""
+    sess = session or _session()
     others = sess.scalars(
         sa.select(SSOSession).where(
             SSOSession.person_id == person_id,
@@ -325,8 +333,19 @@ def end_sessions_of(
     ).all()
     pairs: list[tuple[str, str]] = []
     for sso in others:
-        pairs += end_session(sso, clear_cookie=False, reason=reason)
+        pairs += end_session(sso, clear_cookie=False, reason=reason, session=sess)
     return pairs
+
+
+def count_sessions_of(person_id: int, session: Session | None = None) -> int:
+    """How many session rows a person has (live or not yet purged)."""
+    sess = session or _session()
+    return int(
+        sess.scalar(
+            sa.select(sa.func.count(SSOSession.id)).where(SSOSession.person_id == person_id)
+        )
+        or 0
+    )
 
 
 def notify_ended(pairs: list[tuple[str, str]]) -> None:

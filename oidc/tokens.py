@@ -271,8 +271,15 @@ def save_token(
     refresh_ttl: int,
     code_id: int | None = None,
     parent: Token | None = None,
+    pending_audit: list[dict[str, Any]] | None = None,
 ) -> Token:
-    """Store an issued token response (digests only) and audit it."""
+    """Store an issued token response (digests only) and audit it.
+
+    With ``pending_audit``, the audit entry is appended there for the caller to record
+    just before it commits (:func:`record_pending`): the audit chain's lock is held
+    from ``audit.record`` to COMMIT, so recording last keeps ID-token signing and
+    response building outside it.
+    """
     now = int(time.time())
     refresh = token.get("refresh_token")
     row = Token(
@@ -295,19 +302,22 @@ def save_token(
     )
     session.add(row)
     session.flush()
-    audit.record(
-        session,
-        "oidc.token.issued",
-        actor=client_id,
-        subject=f"person:{user.person_id}" if user else None,
-        details={
+    entry = {
+        "event": "oidc.token.issued",
+        "actor": client_id,
+        "subject": f"person:{user.person_id}" if user else None,
+        "details": {
             "token_id": row.id,
             "grant_type": grant_type,
             "scope": row.scope,
             "family": row.family,
             "refresh": refresh is not None,
         },
-    )
+    }
+    if pending_audit is not None:
+        pending_audit.append(entry)
+    else:
+        audit.record(session, **entry)
     return row
 
 
@@ -409,3 +419,9 @@ def revoke_where(session: Session, condition: Any, *, reason: str, actor: str | 
     for row in rows:
         revoke(session, row, reason=reason, actor=actor)
     return len(rows)
+
+
+def record_pending(session: Session, pending: list[dict[str, Any]]) -> None:
+    """Write audit entries deferred by :func:`save_token` (call right before commit)."""
+    while pending:
+        audit.record(session, **pending.pop(0))

@@ -26,19 +26,19 @@ def test_accept_language_and_cookie_choose_english(client):
     assert "Accept-Language" in r.headers["Vary"]
 
 
-def test_home_without_package_pages_links_nowhere(client):
+def test_home_links_to_the_package_pages(client):
     text = client.get("/").get_data(as_text=True)
-    # oidc/ is plugged in (login and account pages); nothing serves /verify yet.
-    assert 'href="/verify"' not in text and 'href="/login"' in text
+    # oidc/ serves login and account, certs/ my licenses (/licenses) and /verify.
+    for path in ("/login", "/licenses", "/verify"):
+        assert f'href="{path}"' in text
+    assert "证照核验" in text and "我的证照" in text
 
 
-def test_home_links_only_to_pages_that_exist(app, client):
-    @app.get("/verify")
-    def verify_page():
-        return "verify"
-
+def test_home_links_only_to_pages_that_exist(client):
     text = client.get("/").get_data(as_text=True)
-    assert 'href="/verify"' in text and "证照核验" in text and 'href="/licenses"' not in text
+    # /licenses is routed, its alternatives /my/licenses and /me/licenses are not.
+    assert 'href="/licenses"' in text
+    assert 'href="/my/licenses"' not in text and 'href="/me/licenses"' not in text
 
 
 def test_flash_messages_render_in_the_layout(app, client):

@@ -116,6 +116,18 @@ def test_idempotency_same_key_same_license(app: Any, setup_dept: str) -> None:
             lambda e: e.extra["pointer"] == "/fields/level",
         ),
         (
+            org_body(fields={"registered_capital": 1, "legal_representative": "x" * 2000}),
+            SchemaViolation,
+            lambda e: e.extra["pointer"] == "/fields" and "too long" in e.detail,
+        ),
+        (
+            org_body(
+                fields={"registered_capital": 1, "legal_representative": "x", "extra": {"a": 1}}
+            ),
+            SchemaViolation,
+            lambda e: e.extra["pointer"] == "/fields",
+        ),
+        (
             org_body(holder={"id": PERSON_ID, "name": "x"}),
             InvalidHolder,
             lambda e: e.extra["holder_kind"] == "organisation",

@@ -150,3 +150,22 @@ def test_revoked_token_stops_sharing(app: Any, world: dict[str, Any]) -> None:
     response = http.get("/api/v1/me/licenses", headers=bearer(token))
     assert response.status_code == 401
     assert len(audit_shared(app)) == 1
+
+
+def test_portal_fetches_the_qr_images_it_was_given(app: Any, world: dict[str, Any]) -> None:
+    """The links in a shared license work with the same consented token, and only for
+    the holder's licenses."""
+    from urllib.parse import urlsplit
+
+    from tests.certs.qr_decode import decode_png
+
+    http, token = world["http"], world["token"]
+    lic = http.get(f"/api/v1/me/licenses/{world['own']}", headers=bearer(token)).get_json()
+    anonymous = app.test_client()  # no browser session: the token alone must do
+    png = anonymous.get(urlsplit(lic["links"]["qr_png"]).path, headers=bearer(token))
+    assert png.status_code == 200 and png.mimetype == "image/png"
+    assert decode_png(png.data) == lic["qr_text"]
+    svg = anonymous.get(urlsplit(lic["links"]["qr_svg"]).path, headers=bearer(token))
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+    refused = anonymous.get(f"/licenses/{world['stranger']}/qr.png", headers=bearer(token))
+    assert refused.status_code == 404 and refused.mimetype == PROBLEM

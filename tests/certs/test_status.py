@@ -123,3 +123,16 @@ def test_status_changes_are_audited_without_personal_data(app: Any, setup_dept: 
     assert events == ["license.issued", "license.suspended"]
     assert all(r.subject == body["id"] for r in rows)
     assert not any(PERSON_ID in (r.details or "") or "张三" in (r.details or "") for r in rows)
+
+
+def test_supersede_with_unencodable_fields_changes_nothing(app: Any, setup_dept: str) -> None:
+    from certs.errors import SchemaViolation
+    from tests.certs.conftest import org_body
+
+    _, body = issue(app, org_body())
+    too_long = {"registered_capital": 1, "legal_representative": "x" * 2000}
+    with pytest.raises(SchemaViolation) as info:
+        change(app, "supersede", body["id"], {"fields": too_long})
+    assert info.value.extra["pointer"] == "/fields"
+    assert count(app, License) == 1
+    assert verdict_of(app, body["qr_text"]) == "valid"

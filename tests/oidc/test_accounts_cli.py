@@ -169,3 +169,19 @@ def test_purge_removes_expired_sessions_and_stale_counters(app, runner, client):
     assert "purged 1 expired session(s) and 2 stale lockout counter(s)" in result.output
     with app.app_context(), db.session_scope(app) as session:
         assert session.scalar(sa.select(sa.func.count(LoginThrottle.id))) == 0
+
+
+def test_disable_and_enable(app, runner, client):
+    make_person(app)
+    login(client)
+    result = runner.invoke(args=["accounts", "disable", "--id-number", ID1])
+    assert result.exit_code == 0, result.output
+    assert "1 session(s) ended" in result.output
+    assert client.get("/account").status_code == 303
+    refused = login(app.test_client())
+    assert "账号或密码不正确" in refused.get_data(as_text=True)
+    assert "disabled" in runner.invoke(args=["accounts", "list"]).output
+    assert runner.invoke(args=["accounts", "enable", "--id-number", ID1]).exit_code == 0
+    assert login(app.test_client()).status_code == 303
+    events = [e.event for e in audit_events(app)]
+    assert {"account.disabled", "account.enabled", "session.ended"} <= set(events)

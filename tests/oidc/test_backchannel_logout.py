@@ -8,6 +8,7 @@ and the failure must be in the audit log (without the token).
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Iterator
@@ -289,3 +290,61 @@ def test_clients_without_a_backchannel_uri_get_nothing(browser_client: Any, app:
     assert backchannel.dispatcher(app).wait(10)
     assert _events(app, "oidc.backchannel_logout.delivered") == []
     assert _events(app, "oidc.backchannel_logout.failed") == []
+
+
+def test_logout_token_passes_pyoidc_validation(
+    app: Any, browser_client: Any, receivers: list[Receiver], settle: Any
+) -> None:
+    """An unmodified standard RP library accepts our logout token (signature and claims)."""
+    from jwkest import BadSignature
+    from oic.oic.message import LogoutToken
+    from oic.utils.keyio import KeyBundle, KeyJar
+
+    receiver = _receiver(receivers)
+    rp = _rp(app, receiver)
+    tokens = _sign_in(browser_client, rp)
+    browser_client.get("/logout?id_token_hint=" + tokens["id_token"])
+    settle()
+    [raw] = receiver.wait_for(1)
+
+    jwks = browser_client.get("/jwks.json").json
+    keyjar = KeyJar()
+    keyjar.add_kb(ISSUER, KeyBundle([k for k in jwks["keys"] if k.get("crv") != "SM2"]))
+    token = LogoutToken().from_jwt(raw, keyjar=keyjar)
+    assert token.verify(iss=ISSUER, aud=rp[0], keyjar=keyjar)
+    assert token["sid"] == jwt_parts(tokens["id_token"])[1]["sid"]
+    # And a tampered one is refused by the library.
+    head, _, signature = raw.split(".")
+    claims = {**jwt_parts(raw)[1], "sid": "another-session"}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    with pytest.raises(BadSignature):
+        LogoutToken().from_jwt(f"{head}.{payload}.{signature}", keyjar=keyjar)
+
+
+def test_sessions_ended_outside_a_request_are_announced(
+    app: Any, browser_client: Any, person: int, receivers: list[Receiver], settle: Any
+) -> None:
+    """Operator commands end sessions in an app context, with no request: still announced."""
+    from authority import db
+    from oidc import sessions
+
+    receiver = _receiver(receivers)
+    rp = _rp(app, receiver)
+    tokens = _sign_in(browser_client, rp)
+    with app.app_context():
+        session = db.session()
+        ended = sessions.end_sessions_of(person, reason="disabled")
+        session.commit()
+        sessions.notify_ended(ended)
+    settle()
+    [raw] = receiver.wait_for(1)
+    assert jwt_parts(raw)[1]["sid"] == jwt_parts(tokens["id_token"])[1]["sid"]
+    assert browser_client.get("/account").status_code == 303
+    # The session's tokens were revoked in the background.
+    refreshed = token_request(
+        browser_client,
+        rp[0],
+        rp[1],
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
+    assert refreshed.status_code == 400 and refreshed.json["error"] == "invalid_grant"

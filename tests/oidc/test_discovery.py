@@ -71,7 +71,14 @@ def test_every_url_in_discovery_is_served(app: Any, client: Any) -> None:
             raise AssertionError(f"{name} {url} is not served") from None
 
 
-def test_jwks_publishes_each_algorithm(client: Any) -> None:
+def test_jwks_publishes_each_algorithm(app: Any, client: Any) -> None:
+    standard = client.get("/jwks.json").json["keys"]
+    # Without an SM2SM3 client the set holds only keys every JOSE library can read.
+    assert {k["alg"] for k in standard} == {"RS256", "ES256"}
+    from joserfc.jwk import KeySet
+
+    KeySet.import_key_set({"keys": standard})
+    make_client(app, id_token_signed_response_alg="SM2SM3")
     keys = client.get("/jwks.json").json["keys"]
     by_alg = {k["alg"]: k for k in keys}
     assert by_alg["RS256"]["kty"] == "RSA" and "d" not in by_alg["RS256"]

@@ -236,3 +236,40 @@ def test_organisation_choice_refuses_foreign_organisations(app, client):
 def test_organisation_choice_needs_a_session(client):
     response = client.get("/login/organisation?next=/x")
     assert response.status_code == 303 and response.headers["Location"].startswith("/login?")
+
+
+def test_unknown_login_costs_one_argon2_verification_like_a_wrong_password(
+    app, client, monkeypatch
+):
+    """Same work for every refusal (no timing oracle), checked by counting, not timing."""
+    from argon2 import PasswordHasher
+
+    make_person(app)
+    login(client, ID2, "warm up the dummy hash")
+    calls = []
+    real_verify = PasswordHasher.verify
+
+    def counting_verify(self, hash, password):
+        calls.append(hash)
+        return real_verify(self, hash, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
+    for login_id in (ID1, ID2, "garbage", PHONE):
+        calls.clear()
+        login(client, login_id, "wrong password!")
+        assert len(calls) == 1, login_id
+        assert calls[0].startswith("$argon2id$")
+
+
+def test_nothing_personal_reaches_the_logs(app, client, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    make_person(app)
+    login(client, ID1, "wrong password!")
+    login(client, PHONE, PASSWORD)
+    client.get(f"/login?login_hint={PHONE}&prompt=login")
+    text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert caplog.records  # the requests were logged...
+    for secret in (ID1, PHONE, PASSWORD, "wrong password!"):
+        assert secret not in text  # ...without personal data or passwords
