@@ -56,6 +56,12 @@ def test_pasted_text_gives_a_valid_verdict(
     assert not is_red(background(page, "#verdict .verdict-banner"))
 
 
+def test_stop_scanning_is_hidden_until_the_camera_runs(page: Any, live_server: str) -> None:
+    page.goto(f"{live_server}/verify")
+    assert page.locator("#camera-start").is_visible()
+    assert not page.locator("#camera-stop").is_visible()
+
+
 def test_fields_are_labelled_in_the_page_language(
     app: Any, page: Any, live_server: str, make_department: Any, make_type: Any
 ) -> None:
