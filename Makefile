@@ -23,8 +23,9 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	touch $@
 
 ## run: install, initialise the embedded database with demo data, and serve.
+## (init gets the issuer serve will answer on, so the URLs it prints are right.)
 run: $(VENV)/.runtime
-	AUTHORITY_ENV=development $(BIN)/authority init --demo
+	AUTHORITY_ENV=development AUTHORITY_ISSUER=$${AUTHORITY_ISSUER:-http://$(HOST):$(PORT)} $(BIN)/authority init --demo
 	AUTHORITY_ENV=development AUTHORITY_OIDC_REGISTRATION=$(REGISTRATION) $(BIN)/authority serve --host $(HOST) --port $(PORT)
 
 ## test: install, then run lint, import contracts, type checks and the whole test suite.

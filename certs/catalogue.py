@@ -25,6 +25,11 @@ from certs.models import Department, LicenseType
 #: Longest validity a type may declare (100 years).
 MAX_VALIDITY_DAYS = 36_500
 
+#: The schema annotation naming a field in English; ``title`` names it in Chinese.
+#: JSON Schema has no per-language titles, and 2020-12 treats unknown keywords as
+#: annotations, so a type can carry both without affecting validation.
+TITLE_EN = "x-title-en"
+
 
 def check_schema(schema: Any) -> dict[str, Any]:
     """Check that ``schema`` is a Draft 2020-12 schema describing a JSON object."""
@@ -41,6 +46,15 @@ def check_schema(schema: Any) -> dict[str, Any]:
     if schema.get("type") != "object":
         raise InvalidType('the field schema must have "type": "object"', pointer="/schema/type")
     return schema
+
+
+def field_label(schema: Any, name: str, locale: str) -> str:
+    """What pages call field ``name``: its ``title`` on Chinese pages, its ``x-title-en``
+    on English ones, otherwise the field's own name (docs/licenses.md, "Catalogue")."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    spec = properties.get(name) if isinstance(properties, dict) else None
+    label = spec.get("title" if locale == "zh-CN" else TITLE_EN) if isinstance(spec, dict) else None
+    return label if isinstance(label, str) and label.strip() else name
 
 
 def check_validity(validity_days: Any) -> int | None:

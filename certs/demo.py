@@ -48,11 +48,39 @@ BUSINESS_SCHEMA = {
     "required": ["legal_representative", "registered_capital", "established", "business_scope"],
     "additionalProperties": False,
     "properties": {
-        "legal_representative": {"type": "string", "minLength": 1, "maxLength": 64},
-        "registered_capital": {"type": "integer", "minimum": 0, "description": "元"},
-        "established": {"type": "string", "format": "date"},
-        "business_scope": {"type": "string", "minLength": 1, "maxLength": 500},
-        "address": {"type": "string", "maxLength": 200},
+        "legal_representative": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 64,
+            "title": "法定代表人",
+            "x-title-en": "Legal representative",
+        },
+        "registered_capital": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "元",
+            "title": "注册资本（元）",
+            "x-title-en": "Registered capital (yuan)",
+        },
+        "established": {
+            "type": "string",
+            "format": "date",
+            "title": "成立日期",
+            "x-title-en": "Date of establishment",
+        },
+        "business_scope": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 500,
+            "title": "经营范围",
+            "x-title-en": "Business scope",
+        },
+        "address": {
+            "type": "string",
+            "maxLength": 200,
+            "title": "住所",
+            "x-title-en": "Address",
+        },
     },
 }
 QUALIFICATION_SCHEMA = {
@@ -60,9 +88,26 @@ QUALIFICATION_SCHEMA = {
     "required": ["qualification", "level"],
     "additionalProperties": False,
     "properties": {
-        "qualification": {"type": "string", "minLength": 1, "maxLength": 100},
-        "level": {"type": "integer", "minimum": 1, "maximum": 5},
-        "issuing_body": {"type": "string", "maxLength": 100},
+        "qualification": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 100,
+            "title": "职业资格",
+            "x-title-en": "Qualification",
+        },
+        "level": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 5,
+            "title": "等级",
+            "x-title-en": "Level",
+        },
+        "issuing_body": {
+            "type": "string",
+            "maxLength": 100,
+            "title": "评价机构",
+            "x-title-en": "Assessed by",
+        },
     },
 }
 

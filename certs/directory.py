@@ -42,6 +42,7 @@ from authority import audit, db
 from authority.i18n import get_locale, register_messages, t
 from authority.problems import Problem, problem_type
 from certs import qr
+from certs.catalogue import field_label
 from certs.holders import holder_index
 from certs.models import License
 from certs.reminder_models import ReminderSubscription
@@ -109,14 +110,13 @@ def holder_groups(user: UserInfo) -> list[HolderGroup]:
 
 
 def field_rows(lic: License) -> list[tuple[str, str]]:
-    """The license's fields with the schema's titles where it has them."""
-    properties = (lic.license_type.fields_schema or {}).get("properties", {})
+    """The license's fields with the schema's titles, in the page's language, where it
+    has them."""
+    schema, locale = lic.license_type.fields_schema, get_locale()
     rows = []
     for name, value in lic.fields.items():
-        spec = properties.get(name) if isinstance(properties, dict) else None
-        title = spec.get("title") if isinstance(spec, dict) else None
         shown = value if isinstance(value, str) else _plain(value)
-        rows.append((str(title or name), shown))
+        rows.append((field_label(schema, name, locale), shown))
     return rows
 
 

@@ -35,6 +35,7 @@ from authority import db
 from authority.i18n import register_messages
 from authority.problems import Problem, problem_type
 from certs import bundle
+from certs.catalogue import field_label
 from certs.models import Department, License, LicenseType
 from verify.bundle import TrustBundle
 from verify.license import MAX_TEXT
@@ -228,6 +229,14 @@ def license_summary(session: Session, result: OnlineVerdict) -> dict[str, Any] |
         "issuer": {"credit_code": claims.issuer, "name": dept.name if dept else None},
         "holder": {"name": claims.holder_name, "id_masked": claims.holder_id_masked},
         "fields": claims.fields,
+        # The catalogue's labels for the fields (docs/licenses.md, "Catalogue"): public.
+        "field_labels": {
+            name: {
+                locale: field_label(entry.fields_schema if entry else None, name, locale)
+                for locale in ("zh-CN", "en")
+            }
+            for name in claims.fields
+        },
         "issued_at": _iso(claims.iat),
         "not_before": _iso(claims.nbf),
         "expires_at": _iso(claims.exp),

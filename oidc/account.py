@@ -8,7 +8,16 @@ current passwords count towards the lockout like failed logins.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy.orm import Session
 from werkzeug.wrappers.response import Response as BaseResponse
 
@@ -87,6 +96,10 @@ def account() -> BaseResponse | str:
         else None,
         recovery_left=totp.remaining_recovery_codes(session, person) if person.has_totp else 0,
         apps=consents.list_for_person(session, person.id),
+        # The only way out for a person who came here directly rather than from a portal.
+        logout_url=url_for("oidc_logout.end_session_endpoint")
+        if "oidc_logout" in current_app.blueprints
+        else None,
     )
 
 

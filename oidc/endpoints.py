@@ -190,7 +190,6 @@ def discovery() -> Response:
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
         "ui_locales_supported": ["zh-CN", "en"],
-        "service_documentation": endpoint_url("/docs/oidc"),
     }
     # Logout is another module (RP-Initiated and Back-Channel Logout); advertise it only
     # when it is plugged in, so discovery never names an endpoint that answers 404.

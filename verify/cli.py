@@ -171,7 +171,12 @@ def verdict_json(
 
 
 def _print_human(
-    verdict: Verdict, bundle: TrustBundle, holder_match: bool | None, out: TextIO
+    verdict: Verdict,
+    bundle: TrustBundle,
+    holder_match: bool | None,
+    out: TextIO,
+    *,
+    pinned: bool = True,
 ) -> None:
     zh, en = _HEADLINES[verdict.state]
     bar = "=" * 60
@@ -211,6 +216,16 @@ def _print_human(
         f"next update {_time_text(bundle.next_update)}",
         file=out,
     )
+    print(f"根证书指纹 Root fingerprint (SM3): {bundle.root_fingerprint.hex()}", file=out)
+    if not pinned:
+        # Without a pin, a bundle made with any root would be believed: say so where
+        # the clerk reads the verdict (docs/trust-bundle.md, "pinning").
+        print(
+            "! 未固定根证书：请核对上述指纹与省级发布的指纹一致，或使用 --pin / --store。\n"
+            "! Root not pinned: check the fingerprint above against the published one, "
+            "or use --pin / --store.",
+            file=out,
+        )
 
 
 def main(
@@ -240,7 +255,8 @@ def main(
         document = verdict_json(verdict, bundle, holder_match)
         print(json.dumps(document, ensure_ascii=False, sort_keys=True), file=out)
     else:
-        _print_human(verdict, bundle, holder_match, out)
+        pinned = args.pin is not None or args.store is not None
+        _print_human(verdict, bundle, holder_match, out, pinned=pinned)
     if not verdict.is_valid or holder_match is False:
         return EXIT_NOT_VALID
     return EXIT_VALID

@@ -78,7 +78,9 @@
       field(list, s("verify.field.holder_id"), lic.holder.id_masked);
       Object.keys(lic.fields || {}).forEach(function (name) {
         var value = lic.fields[name];
-        field(list, name, typeof value === "object" ? JSON.stringify(value) : value);
+        var labels = lic.field_labels && lic.field_labels[name];
+        field(list, labels ? labels[locale] : name,
+          typeof value === "object" ? JSON.stringify(value) : value);
       });
       field(list, s("verify.field.issued_at"), day(lic.issued_at));
       field(list, s("verify.field.expires_at"),

@@ -233,3 +233,26 @@ def test_real_serve_runs_gunicorn_and_answers(app, cli_env):
     logs = proc.stderr.read()
     assert "Booting worker" in logs  # gunicorn, not the development server
     assert logs.count("authority started") >= 2  # two workers
+
+
+def test_make_run_prints_urls_for_the_port_it_serves_on(tmp_path):
+    """`make run PORT=…`: init (which prints the demo discovery URL) gets the same
+    issuer as serve, not the default port's."""
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", "run", "PORT=5093", f"VENV={tmp_path}/venv"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (init_line,) = [line for line in dry.stdout.splitlines() if "init --demo" in line]
+    probe = init_line.replace(
+        f"{tmp_path}/venv/bin/authority init --demo", "printenv AUTHORITY_ISSUER"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "AUTHORITY_ISSUER"}
+    shown = subprocess.run(["sh", "-c", probe], env=env, capture_output=True, text=True)
+    assert shown.stdout.strip() == "http://127.0.0.1:5093"
+    # An issuer the operator set is kept.
+    env["AUTHORITY_ISSUER"] = "https://id.example.gov.cn"
+    shown = subprocess.run(["sh", "-c", probe], env=env, capture_output=True, text=True)
+    assert shown.stdout.strip() == "https://id.example.gov.cn"

@@ -58,3 +58,14 @@ def test_init_demo_cli(app: Any, app_config: dict[str, Any]) -> None:
     assert "demo licenses: BIZLIC01-" in outputs[0]
     assert "(already present)" in outputs[1]
     assert count(app, License) == 3
+
+
+def test_demo_schemas_name_every_field_in_both_languages() -> None:
+    """The quick start's pages show field titles, never raw schema keys."""
+    from certs import demo
+    from certs.catalogue import field_label
+
+    for schema in (demo.BUSINESS_SCHEMA, demo.QUALIFICATION_SCHEMA):
+        for name in schema["properties"]:
+            zh, en = field_label(schema, name, "zh-CN"), field_label(schema, name, "en")
+            assert zh != name and en != name and zh != en, name

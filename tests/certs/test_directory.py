@@ -99,6 +99,32 @@ def test_english(holder: Any) -> None:
     assert "Organisation licenses" in html
 
 
+def test_field_labels_are_the_schema_titles_in_the_page_language(
+    app: Any, runner: Any, make_department: Any, make_type: Any
+) -> None:
+    titled = {
+        "type": "object",
+        "properties": {
+            "qualification": {"type": "string", "title": "职业资格", "x-title-en": "Qualification"},
+            "level": {"type": "integer", "title": "等级"},  # no English title
+        },
+    }
+    make_department()
+    make_type("QUALCERT", schema=titled)
+    make_person(app, runner, PERSON_ID)
+    http = app.test_client()
+    login(http, PERSON_ID)
+    identifier = issue(app)
+    for path in ("/licenses", f"/licenses/{identifier}/print"):
+        zh = http.get(path + "?lang=zh-CN").get_data(as_text=True)
+        assert "<dt>职业资格</dt>" in zh and "<dt>等级</dt>" in zh
+        assert "<dt>qualification</dt>" not in zh and "<dt>level</dt>" not in zh
+        en = http.get(path + "?lang=en").get_data(as_text=True)
+        # The English title; without one, the field's own name rather than Chinese.
+        assert "<dt>Qualification</dt>" in en and "<dt>level</dt>" in en
+        assert "职业资格" not in en and "等级" not in en
+
+
 def test_reminder_banner_for_licenses_expiring_soon(app: Any, holder: Any) -> None:
     soon = issue(app, now=utcnow() - timedelta(days=355))  # ten days left
     html = holder.get("/licenses").get_data(as_text=True)

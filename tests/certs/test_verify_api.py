@@ -57,6 +57,27 @@ def test_valid_license(client: Any, licensed: tuple[str, str]) -> None:
     assert text not in raw
 
 
+TITLED_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "qualification": {"type": "string", "title": "职业资格", "x-title-en": "Qualification"},
+        "level": {"type": "integer"},  # no titles: the field's name in both languages
+    },
+}
+
+
+def test_field_labels_come_from_the_catalogue(
+    app: Any, client: Any, make_department: Any, make_type: Any
+) -> None:
+    make_department()
+    make_type("QUALCERT", schema=TITLED_SCHEMA)
+    body = verify(client, license_row(app, issue(app)).qr_text)
+    assert body["license"]["field_labels"] == {
+        "qualification": {"zh-CN": "职业资格", "en": "Qualification"},
+        "level": {"zh-CN": "level", "en": "level"},
+    }
+
+
 def test_surrounding_whitespace_from_scanners_is_ignored(
     client: Any, licensed: tuple[str, str]
 ) -> None:

@@ -56,6 +56,27 @@ def test_pasted_text_gives_a_valid_verdict(
     assert not is_red(background(page, "#verdict .verdict-banner"))
 
 
+def test_stop_scanning_is_hidden_until_the_camera_runs(page: Any, live_server: str) -> None:
+    page.goto(f"{live_server}/verify")
+    assert page.locator("#camera-start").is_visible()
+    assert not page.locator("#camera-stop").is_visible()
+
+
+def test_fields_are_labelled_in_the_page_language(
+    app: Any, page: Any, live_server: str, make_department: Any, make_type: Any
+) -> None:
+    from tests.certs.test_verify_api import TITLED_SCHEMA
+
+    make_department()
+    make_type("QUALCERT", schema=TITLED_SCHEMA)
+    text = license_row(app, issue(app)).qr_text
+    for lang, label in (("zh-CN", "职业资格"), ("en", "Qualification")):
+        page.goto(f"{live_server}/verify?lang={lang}")
+        paste_and_verify(page, text)
+        labels = page.locator("#verdict-fields dt").all_inner_texts()
+        assert label in labels and "level" in labels and "qualification" not in labels
+
+
 def photo_of(text: str, tmp_path: Path, *, angle: float = 0.0) -> Path:
     """A QR PNG, optionally scaled and rotated a little like a phone photo."""
     image = Image.open(io.BytesIO(qr.render_png(text, qr.RenderOptions(box_size=6))))

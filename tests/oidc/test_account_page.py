@@ -250,3 +250,17 @@ def test_account_forms_need_csrf(app, client):
         },
     )
     assert response.status_code == 400 and "表单已过期" in response.get_data(as_text=True)
+
+
+def test_account_page_offers_logout(app, client):
+    """A person who came to the account page directly can log out from it."""
+    make_person(app)
+    login(client)
+    html = client.get("/account").get_data(as_text=True)
+    href = re.search(r'id="account-logout" href="([^"]+)"', html)
+    assert href, "no logout link on the account page"
+    confirm = client.get(href.group(1))
+    assert confirm.status_code == 200 and 'id="logout-confirm"' in confirm.get_data(as_text=True)
+    done = client.post("/logout/confirm", data={"csrf_token": csrf(confirm.get_data(as_text=True))})
+    assert done.status_code in (200, 303)
+    assert client.get("/account").status_code == 303  # back to the login page

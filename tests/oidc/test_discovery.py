@@ -53,6 +53,24 @@ def test_discovery_document(client: Any) -> None:
     assert "licenses:issue" in body["scopes_supported"]
 
 
+def test_every_url_in_discovery_is_served(app: Any, client: Any) -> None:
+    """Discovery names no page or endpoint of ours that would answer 404."""
+    from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+    body = client.get("/.well-known/openid-configuration").json
+    issuer = body["issuer"]
+    urls = {k: v for k, v in body.items() if isinstance(v, str) and v.startswith(issuer + "/")}
+    assert "token_endpoint" in urls
+    adapter = app.url_map.bind("127.0.0.1")
+    for name, url in urls.items():
+        try:
+            adapter.match(url.removeprefix(issuer), method="GET")
+        except MethodNotAllowed:
+            pass  # routed, for POST only (e.g. /token)
+        except NotFound:
+            raise AssertionError(f"{name} {url} is not served") from None
+
+
 def test_jwks_publishes_each_algorithm(app: Any, client: Any) -> None:
     standard = client.get("/jwks.json").json["keys"]
     # Without an SM2SM3 client the set holds only keys every JOSE library can read.

@@ -161,6 +161,18 @@ def test_pin(vectors: Vectors) -> None:
     assert code == 0
     code, _ = _run("--bundle", BUNDLE, "--pin", "00" * 32, vector["qr"])
     assert code == 2
+
+
+def test_unpinned_root_is_pointed_out(vectors: Vectors) -> None:
+    """Without --pin or --store any root is believed: the clerk is told, with the
+    fingerprint to compare."""
+    vector = vectors.by_name("valid")
+    pin = vectors.document["pinned_root"]
+    _, unpinned = _run("--bundle", BUNDLE, "--now", str(vector["now"]), vector["qr"])
+    assert "Root not pinned" in unpinned and "未固定根证书" in unpinned
+    assert pin.lower() in unpinned
+    _, pinned = _run("--bundle", BUNDLE, "--pin", pin, "--now", str(vector["now"]), vector["qr"])
+    assert "not pinned" not in pinned and pin.lower() in pinned
     code, _ = _run("--bundle", BUNDLE, "--pin", "xyz", vector["qr"])
     assert code == 2
 
