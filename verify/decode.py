@@ -6,11 +6,10 @@ MalformedLicense with a specific reason; nothing else escapes :func:`decode`.
 
 from __future__ import annotations
 
-import zlib
-
 from verify import cose
 from verify.claims import LicenseClaims
 from verify.errors import MalformedLicense
+from verify.inflate import InflateError, inflate
 from verify.license import MAX_COSE, MAX_TEXT, PREFIX_PLAIN, PREFIX_ZLIB, License
 from verify.rfc9285 import b45decode
 
@@ -58,15 +57,7 @@ def _decode(text: str) -> License:
 
 def _inflate(data: bytes) -> bytes:
     """RFC 1950 zlib stream → bytes, refusing more than MAX_COSE bytes of output."""
-    inflater = zlib.decompressobj()
     try:
-        out = inflater.decompress(data, MAX_COSE + 1)
-    except zlib.error:
-        raise MalformedLicense("the zlib stream is corrupt") from None
-    if len(out) > MAX_COSE or inflater.unconsumed_tail:
-        raise MalformedLicense("the license decompresses to more than 64 KiB")
-    if not inflater.eof:
-        raise MalformedLicense("the zlib stream is truncated")
-    if inflater.unused_data:
-        raise MalformedLicense("bytes follow the zlib stream")
-    return out
+        return inflate(data, MAX_COSE)
+    except InflateError as exc:
+        raise MalformedLicense(str(exc)) from None

@@ -12,6 +12,8 @@ from __future__ import annotations
 import zlib
 from enum import IntEnum
 
+from verify.inflate import InflateError, inflate
+
 #: Largest status list accepted when reading a bundle: 16 MiB, 64 million licenses.
 MAX_BYTES = 16 * 1024 * 1024
 
@@ -73,15 +75,10 @@ class StatusList:
     @classmethod
     def from_bytes(cls, data: bytes, *, max_bytes: int = MAX_BYTES) -> StatusList:
         """Read a compressed list, refusing corrupt data or more than ``max_bytes``."""
-        inflater = zlib.decompressobj()
         try:
-            raw = inflater.decompress(data, max_bytes + 1)
-        except zlib.error:
-            raise StatusListError("status list is not a valid zlib stream") from None
-        if len(raw) > max_bytes or inflater.unconsumed_tail:
-            raise StatusListError("status list is larger than allowed")
-        if not inflater.eof or inflater.unused_data:
-            raise StatusListError("status list zlib stream is truncated or followed by bytes")
+            raw = inflate(data, max_bytes)
+        except InflateError as exc:
+            raise StatusListError(f"status list: {exc}") from None
         status = cls()
         status._data = bytearray(raw)
         return status
