@@ -37,6 +37,11 @@ def b45encode(data: bytes) -> str:
     return "".join(out)
 
 
+def b45length(size: int) -> int:
+    """Length of the Base45 text of ``size`` bytes (section 4: 3 per pair, 2 for a last byte)."""
+    return 3 * (size // 2) + 2 * (size % 2)
+
+
 def b45decode(text: str) -> bytes:
     """Decode Base45 text (section 4.2); raise MalformedLicense on anything invalid.
 

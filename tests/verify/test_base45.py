@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verify.errors import MalformedLicense
-from verify.rfc9285 import ALPHABET, b45decode, b45encode
+from verify.rfc9285 import ALPHABET, b45decode, b45encode, b45length
 
 # RFC 9285, sections 4.3 and 4.4.
 RFC_EXAMPLES = [
@@ -62,3 +62,8 @@ def test_decoder_agrees_with_package_on_any_text(text: str) -> None:
     except MalformedLicense:
         got = None
     assert got == expected
+
+
+@given(st.binary(max_size=600))
+def test_b45length_is_the_encoded_length(data: bytes) -> None:
+    assert b45length(len(data)) == len(b45encode(data))
