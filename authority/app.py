@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from authority import db
 from authority.config import Settings, settings_from_env
@@ -33,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     setup_secret_key(app, settings)
     setup_kek(app, settings)
     setup_database(app, settings)
+    setup_proxies(app, settings)
     setup_security_headers(app, settings)
     setup_problem_details(app)
     setup_csrf(app)
@@ -63,6 +65,17 @@ def setup_database(app: Flask, settings: Settings) -> None:
 def _default_database_url(app: Flask) -> str:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{Path(app.instance_path) / 'authority.sqlite3'}"
+
+
+def setup_proxies(app: Flask, settings: Settings) -> None:
+    """Behind N reverse proxies, take the client address and scheme from their headers.
+
+    Per-address login lockout and the audit log need the real client address; trusting
+    the headers without a proxy would let any client choose its own address.
+    """
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
 
 def setup_csrf(app: Flask) -> None:

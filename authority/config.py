@@ -47,6 +47,10 @@ class Settings:
     log_level: str = "INFO"
     #: AUTHORITY_MAX_CONTENT_LENGTH: largest request body accepted, in bytes (default 16 MiB).
     max_content_length: int = 16 * 1024 * 1024
+    #: AUTHORITY_TRUSTED_PROXIES: how many reverse proxies in front of the app set
+    #: X-Forwarded-For/-Proto/-Host (default 0: the headers are ignored, as they must be
+    #: when clients reach the app directly).
+    trusted_proxies: int = 0
     #: AUTHORITY_ROOT_NAME: common name of the provincial root certificate made by ``init``.
     root_name: str = "Provincial E-License Root CA"
     #: AUTHORITY_ORGANISATION: organisation named in the root certificate and on pages.
@@ -80,6 +84,8 @@ class Settings:
             raise ConfigError("AUTHORITY_ISSUER must be https in production")
         if self.log_level.upper() not in LOG_LEVELS:
             raise ConfigError(f"AUTHORITY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        if not 0 <= self.trusted_proxies <= 5:
+            raise ConfigError("AUTHORITY_TRUSTED_PROXIES must be a whole number from 0 to 5")
         if self.max_content_length < 1024:
             raise ConfigError("AUTHORITY_MAX_CONTENT_LENGTH must be at least 1024 bytes")
         if self.kek is not None and not _is_kek_hex(self.kek):
@@ -107,12 +113,13 @@ ENV_VARS: dict[str, str] = {
     "AUTHORITY_INSTANCE_PATH": "instance_path",
     "AUTHORITY_LOG_LEVEL": "log_level",
     "AUTHORITY_MAX_CONTENT_LENGTH": "max_content_length",
+    "AUTHORITY_TRUSTED_PROXIES": "trusted_proxies",
     "AUTHORITY_ROOT_NAME": "root_name",
     "AUTHORITY_ORGANISATION": "organisation",
 }
 
 #: Fields that are not strings, with the function that parses their environment value.
-_PARSERS: dict[str, Any] = {"max_content_length": int}
+_PARSERS: dict[str, Any] = {"max_content_length": int, "trusted_proxies": int}
 
 # AUTHORITY_* variables read by other packages (not Settings fields) but known, so
 # that the unknown-variable check does not reject them.

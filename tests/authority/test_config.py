@@ -59,3 +59,29 @@ def test_every_setting_is_documented():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     for name in [*ENV_VARS, *FOREIGN_VARS]:
         assert f"`{name}`" in doc, f"{name} is missing from docs/configuration.md"
+
+
+def test_trusted_proxies_must_be_small_whole_number():
+    with pytest.raises(ConfigError, match="AUTHORITY_TRUSTED_PROXIES"):
+        Settings(env="development", trusted_proxies=-1).validate()
+    assert settings_from_env({"AUTHORITY_TRUSTED_PROXIES": "1"}).trusted_proxies == 1
+
+
+@pytest.mark.parametrize(("proxies", "expected"), [(0, "127.0.0.1"), (1, "203.0.113.7")])
+def test_forwarded_client_address_only_behind_trusted_proxies(app_config, proxies, expected):
+    from flask import request
+
+    from authority.app import create_app
+
+    application = create_app({**app_config, "trusted_proxies": proxies})
+
+    @application.get("/_test/remote-addr")
+    def remote_addr():
+        return request.remote_addr or ""
+
+    response = application.test_client().get(
+        "/_test/remote-addr",
+        headers={"X-Forwarded-For": "203.0.113.7"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    assert response.get_data(as_text=True) == expected
