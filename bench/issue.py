@@ -30,8 +30,6 @@ import datetime as dt
 import json
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -46,6 +44,7 @@ if str(ROOT) not in sys.path:
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
+from bench.harness import DEFAULT_SERVER, app_env, free_port, fresh_database, gunicorn  # noqa: E402
 from keys.sm2 import SM2PrivateKey, backend_name  # noqa: E402
 from keys.validators import (  # noqa: E402
     credit_code_check_char,
@@ -96,12 +95,6 @@ def sm2_sign_rate(seconds: float) -> float:
             key.sign_raw(message)
         calls += 50
     return calls / (time.perf_counter() - start)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def prepare(env: dict[str, str]) -> tuple[str, str]:
@@ -200,61 +193,35 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="raw signing time")
     parser.add_argument(
         "--database-url",
-        default=os.environ.get(
-            "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
+        default=DEFAULT_SERVER,
         help="PostgreSQL server; a fresh database is created on it and dropped after",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
-    url = sa.make_url(args.database_url)
-    name = f"bench_issue_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    db_url = url.set(database=name).render_as_string(hide_password=False)
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        from authority import migrate
+    from authority import migrate
 
+    with fresh_database(args.database_url, "bench_issue") as db_url:
         migrate.upgrade(db_url)
-        instance = tempfile.mkdtemp(prefix="bench-issue-")
         port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {
-            "AUTHORITY_ENV": "testing",
-            "DATABASE_URL": db_url,
-            "SECRET_KEY": secrets.token_hex(32),
-            "AUTHORITY_KEK": secrets.token_hex(16),
-            "AUTHORITY_INSTANCE_PATH": instance,
-            "AUTHORITY_ISSUER": base,
-            "AUTHORITY_LOG_LEVEL": "WARNING",
-        }
+        env = app_env(
+            db_url,
+            tempfile.mkdtemp(prefix="bench-issue-"),
+            f"http://127.0.0.1:{port}",
+            kek=secrets.token_hex(16),
+            secret_key=secrets.token_hex(32),
+        )
         client_id, secret = prepare(env)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b",
-             f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/api/v1/catalogue/types", timeout=10).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("gunicorn did not start")
-            time.sleep(0.2)
-        tok = token(base, client_id, secret)
-        run_single(base, tok, 10_000_000, 20)  # warm-up: both workers' caches and pools
-        raw = sm2_sign_rate(args.seconds)
-        single = run_single(base, tok, 0, args.count)
-        batch = run_batch(base, tok, args.count, args.count, args.batch_size, 1)
-        parallel = run_batch(base, tok, 2 * args.count, args.count, args.batch_size, args.workers)
-        raw_after = sm2_sign_rate(args.seconds)
+        with gunicorn(env, port, workers=args.workers) as base:
+            tok = token(base, client_id, secret)
+            run_single(base, tok, 10_000_000, 20)  # warm-up: both workers' caches and pools
+            raw = sm2_sign_rate(args.seconds)
+            single = run_single(base, tok, 0, args.count)
+            batch = run_batch(base, tok, args.count, args.count, args.batch_size, 1)
+            parallel = run_batch(
+                base, tok, 2 * args.count, args.count, args.batch_size, args.workers
+            )
+            raw_after = sm2_sign_rate(args.seconds)
         engine = sa.create_engine(db_url)
         with engine.connect() as conn:
             issued = conn.execute(sa.text("SELECT count(*) FROM licenses")).scalar_one()
@@ -262,13 +229,6 @@ def main() -> None:
                 sa.text("SELECT count(DISTINCT identifier) FROM licenses")
             ).scalar_one()
         engine.dispose()
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
     reference = (raw + raw_after) / 2
     figures = {

@@ -28,8 +28,6 @@ import http.client
 import json
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,12 +35,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.harness import app_env, free_port, fresh_database, gunicorn  # noqa: E402
 from keys.sm2 import backend_name  # noqa: E402
 
 DEPT_BODY8, DEPT_ORG8 = "11350000", "MB000009"
@@ -64,12 +61,6 @@ def _id_number() -> str:
     from keys.validators import id_number_check_char
 
     return "35010219900307123" + id_number_check_char("35010219900307123")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def seed(env: dict[str, str]) -> str:
@@ -198,57 +189,23 @@ def serve_and_measure(
     database_url: str, *, workers: int = 2, concurrency: int = 8, seconds: float = 5.0
 ) -> dict[str, Any]:
     """Create a fresh database, seed it, run gunicorn and measure; the figures."""
-    url = sa.make_url(database_url)
-    name = f"bench_verify_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    db_url = url.set(database=name).render_as_string(hide_password=False)
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        from authority import migrate
+    from authority import migrate
 
+    with fresh_database(database_url, "bench_verify") as db_url:
         migrate.upgrade(db_url)
         port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env = {
-            "AUTHORITY_ENV": "testing",
-            "DATABASE_URL": db_url,
-            "SECRET_KEY": secrets.token_hex(32),
-            "AUTHORITY_KEK": secrets.token_hex(16),
-            "AUTHORITY_INSTANCE_PATH": tempfile.mkdtemp(prefix="bench-verify-"),
-            "AUTHORITY_ISSUER": base,
-            "AUTHORITY_LOG_LEVEL": "WARNING",
-        }
+        env = app_env(
+            db_url,
+            tempfile.mkdtemp(prefix="bench-verify-"),
+            f"http://127.0.0.1:{port}",
+            kek=secrets.token_hex(16),
+            secret_key=secrets.token_hex(32),
+        )
         text = seed(env)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-             "--log-level", "warning", "wsgi:app"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                conn.request("GET", "/verify")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("gunicorn did not start")
-            time.sleep(0.2)
-        load(base, text, concurrency=concurrency, seconds=1.0)  # warm-up: every worker
-        figures = load(base, text, concurrency=concurrency, seconds=seconds)
+        with gunicorn(env, port, workers=workers) as base:
+            load(base, text, concurrency=concurrency, seconds=1.0)  # warm-up: every worker
+            figures = load(base, text, concurrency=concurrency, seconds=seconds)
         online, raw = in_process_rate(text, min(seconds, 3.0))
-    finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     figures.update(
         server=f"gunicorn {workers} sync workers",
         database="postgresql (fresh)",
