@@ -11,7 +11,7 @@ Algorithms:
 - ``ES256`` (ECDSA P-256 with SHA-256, RFC 7518 §3.4): signature is raw ``r‖s``.
 - ``SM2SM3``: a private convention (not registered with IANA) for SM2 signatures with
   SM3 per GB/T 32918.2-2016 and GM/T 0009-2012 (signer ID ``1234567812345678``): the
-  JWS signature is the raw 64-byte ``r‖s``; the JWK is ``{"kty": "EC", "crv": "SM2",
+  JWS signature is the raw 64-byte ``r‖s``; the JWK is ``{"kty": "SM2", "crv": "SM2",
   "x", "y"}`` with 32-byte big-endian coordinates. ``at_hash`` for this algorithm is
   the left half of the SM3 digest. See docs/oidc.md.
 """
@@ -89,7 +89,10 @@ def public_jwk(stored: Any, alg: str) -> dict[str, Any]:
         from keys.sm2 import SM2PublicKey
 
         point = SM2PublicKey.from_pem(pem).point()
-        jwk = {"kty": "EC", "crv": "SM2", "x": b64url(point[1:33]), "y": b64url(point[33:65])}
+        # A key type of our own, not "EC": RFC 7517 section 5 tells libraries to skip
+        # key types they do not understand, whereas an "EC" key on a curve they do not
+        # know makes some of them (joserfc, so Authlib's OIDC client) refuse the whole set.
+        jwk = {"kty": "SM2", "crv": "SM2", "x": b64url(point[1:33]), "y": b64url(point[33:65])}
     else:
         key = serialization.load_pem_public_key(pem)
         if isinstance(key, rsa.RSAPublicKey):
@@ -120,10 +123,9 @@ def sm2_in_use(session: Session) -> bool:
 def jwks(session: Session) -> dict[str, list[dict[str, Any]]]:
     """The JWK Set: every published key of every signing algorithm in use.
 
-    The SM2SM3 key (a JWK with ``crv: SM2``, which some libraries refuse to load, and
-    one of them, joserfc, then refuses the whole set) is listed only once a client has
-    registered for SM2SM3, so a deployment without such clients serves a JWK Set every
-    standard library reads.
+    The SM2SM3 key (a JWK of our own key type ``SM2``, which standard libraries skip per
+    RFC 7517 section 5, though the deprecated ``authlib.jose`` still refuses the whole
+    set) is listed only once a client has registered for SM2SM3.
     """
     store = keystore(session)
     keys_out = []

@@ -84,7 +84,11 @@ def test_jwks_publishes_each_algorithm(app: Any, client: Any) -> None:
     assert by_alg["RS256"]["kty"] == "RSA" and "d" not in by_alg["RS256"]
     assert by_alg["ES256"]["crv"] == "P-256"
     sm2 = by_alg["SM2SM3"]
-    assert sm2["kty"] == "EC" and sm2["crv"] == "SM2"
+    assert sm2["kty"] == "SM2" and sm2["crv"] == "SM2"
+    # Standard libraries skip the unknown key type and still load the other keys
+    # (joserfc is what Authlib's OIDC client uses to check ID tokens).
+    loaded = KeySet.import_key_set({"keys": keys})
+    assert {k.kid for k in loaded.keys} == {by_alg["RS256"]["kid"], by_alg["ES256"]["kid"]}
     assert len(_b64(sm2["x"])) == 32 and len(_b64(sm2["y"])) == 32
     assert all(k["use"] == "sig" and k["kid"] for k in keys)
 
