@@ -10,6 +10,10 @@ implementation the tests compare against.
 
 from __future__ import annotations
 
+import array
+import functools
+import sys
+
 from verify.errors import MalformedLicense
 
 #: RFC 9285, section 4: the 45 characters, in value order.
@@ -23,18 +27,28 @@ _VALUES_TABLE = bytes(_VALUES)
 _INVALID = 255
 
 
+@functools.cache
+def _triplets() -> tuple[str, ...]:
+    """The three characters of every 16-bit value (section 4.1), built on first use.
+
+    Encoding is on the issuer's hot path (once per license): a table lookup per byte
+    pair, done in C by ``map``, costs a tenth of computing each group in Python.
+    """
+    a = ALPHABET
+    return tuple(a[n % 45] + a[n // 45 % 45] + a[n // 2025] for n in range(65536))
+
+
 def b45encode(data: bytes) -> str:
     """Encode bytes as Base45 text (section 4.1)."""
-    out = []
-    for i in range(0, len(data) - 1, 2):
-        n = (data[i] << 8) | data[i + 1]
-        e, rest = divmod(n, 2025)
-        d, c = divmod(rest, 45)
-        out.append(ALPHABET[c] + ALPHABET[d] + ALPHABET[e])
+    pairs = len(data) // 2
+    words = array.array("H", data[: 2 * pairs])
+    if sys.byteorder == "little":
+        words.byteswap()  # section 4.1 reads each pair big-endian: a * 256 + b
+    text = "".join(map(_triplets().__getitem__, words))
     if len(data) % 2:
         d, c = divmod(data[-1], 45)
-        out.append(ALPHABET[c] + ALPHABET[d])
-    return "".join(out)
+        text += ALPHABET[c] + ALPHABET[d]
+    return text
 
 
 def b45length(size: int) -> int:
