@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import cProfile
 import io
 import json
@@ -40,64 +39,38 @@ import pstats
 import re
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import requests
-import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import harness  # noqa: E402
 
 KEK = secrets.token_hex(16)
 SECRET_KEY = secrets.token_urlsafe(48)
 ID_NUMBER = "110101199003074514"
 PASSWORD = "bench-password-12345"
 REDIRECT = "https://rp.bench.example/callback"
+#: gthread workers with keep-alive: the load generators reuse connections.
+GTHREAD = ("--worker-class", "gthread", "--threads", "4", "--keep-alive", "30")
 
 
 # ------------------------------------------------------------------ setup
 
 
-@contextlib.contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    url = sa.make_url(admin_url)
-    name = f"authority_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def app_env(db_url: str, instance: str, issuer: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHORITY_")}
-    env.update(
-        AUTHORITY_ENV="testing",
-        SECRET_KEY=SECRET_KEY,
-        DATABASE_URL=db_url,
-        AUTHORITY_KEK=KEK,
-        AUTHORITY_INSTANCE_PATH=instance,
-        AUTHORITY_ISSUER=issuer,
-        # One JSON line per request at INFO would measure the logger, not the endpoint.
-        AUTHORITY_LOG_LEVEL="WARNING",
-    )
-    return env
+    return harness.app_env(db_url, instance, issuer, kek=KEK, secret_key=SECRET_KEY)
 
 
 def make_app(db_url: str, instance: str, issuer: str) -> Any:
@@ -160,43 +133,6 @@ def seed(app: Any) -> dict[str, str]:
             "rp_id": rp.client_id,
             "rp_secret": rp_secret,
         }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.contextmanager
-def gunicorn(env: dict[str, str], port: int) -> Iterator[str]:
-    cmd = [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "--workers", "2",
-        "--worker-class", "gthread",
-        "--threads", "4",
-        "--keep-alive", "30",
-        "--bind", f"127.0.0.1:{port}",
-        "--log-level", "warning",
-        "wsgi:app",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("gunicorn did not start")
-        yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 # ------------------------------------------------------------------ load generators
@@ -385,9 +321,12 @@ def main() -> None:
         "duration_s": args.duration,
         "cpus": os.cpu_count(),
     }
-    port = free_port()
+    port = harness.free_port()
     issuer = f"http://127.0.0.1:{port}"
-    with fresh_database(args.pg) as db_url, tempfile.TemporaryDirectory() as instance:
+    with (
+        harness.fresh_database(args.pg, "authority_bench") as db_url,
+        tempfile.TemporaryDirectory() as instance,
+    ):
         from authority import migrate
 
         migrate.upgrade(db_url)
@@ -397,7 +336,7 @@ def main() -> None:
         auth = basic(creds["dept_id"], creds["dept_secret"])
         wrk = ensure_wrk()
         results["load_generator"] = "wrk" if wrk else "python"
-        with gunicorn(env, port) as base:
+        with harness.gunicorn(env, port, workers=2, extra_args=GTHREAD) as base:
             if wrk:
                 results["reference_healthz_wrk"] = run_wrk(
                     wrk, base + "/healthz", args.duration, args.concurrency, body=None, auth=None
