@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -105,3 +106,41 @@ def gunicorn(
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+#: The license type every benchmark issues (a qualification certificate for persons).
+QUALIFICATION_SCHEMA = {
+    "type": "object",
+    "required": ["qualification", "level"],
+    "additionalProperties": False,
+    "properties": {
+        "qualification": {"type": "string", "minLength": 1, "maxLength": 100},
+        "level": {"type": "integer", "minimum": 1, "maximum": 5},
+        "issuing_body": {"type": "string", "maxLength": 100},
+    },
+}
+
+
+def seed_department(app: Any, credit_code: str) -> None:
+    """The provincial root, one department and its license type QUALCERT, in process."""
+    from authority import db
+    from authority.root import ensure_root
+    from certs import catalogue, departments
+
+    with app.app_context():
+        with db.session_scope(app) as session:
+            ensure_root(session, app.extensions["authority.settings"])
+        with db.session_scope(app) as session:
+            dept = departments.add(
+                session, name="基准测试部门", credit_code=credit_code, region_code="350000"
+            )
+            catalogue.add_type(
+                session,
+                code="QUALCERT",
+                name_zh="职业资格证书",
+                name_en="Qualification certificate",
+                department=dept,
+                holder_kind="person",
+                schema=QUALIFICATION_SCHEMA,
+                validity_days=1825,
+            )

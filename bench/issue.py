@@ -44,24 +44,20 @@ if str(ROOT) not in sys.path:
 import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
-from bench.harness import DEFAULT_SERVER, app_env, free_port, fresh_database, gunicorn  # noqa: E402
+from bench.harness import (  # noqa: E402
+    DEFAULT_SERVER,
+    app_env,
+    free_port,
+    fresh_database,
+    gunicorn,
+    seed_department,
+)
 from keys.sm2 import SM2PrivateKey, backend_name  # noqa: E402
 from keys.validators import (  # noqa: E402
     credit_code_check_char,
     id_number_check_char,
     organisation_code_check_char,
 )
-
-SCHEMA = {
-    "type": "object",
-    "required": ["qualification", "level"],
-    "additionalProperties": False,
-    "properties": {
-        "qualification": {"type": "string", "minLength": 1, "maxLength": 100},
-        "level": {"type": "integer", "minimum": 1, "maximum": 5},
-        "issuing_body": {"type": "string", "maxLength": 100},
-    },
-}
 
 
 def credit_code(prefix8: str, org8: str) -> str:
@@ -102,27 +98,10 @@ def prepare(env: dict[str, str]) -> tuple[str, str]:
     os.environ.update(env)
     from authority import db
     from authority.app import create_app
-    from authority.root import ensure_root
-    from certs import catalogue, departments
 
     app = create_app()
+    seed_department(app, DEPT)
     with app.app_context():
-        with db.session_scope(app) as session:
-            ensure_root(session, app.extensions["authority.settings"])
-        with db.session_scope(app) as session:
-            dept = departments.add(
-                session, name="基准测试部门", credit_code=DEPT, region_code="350000"
-            )
-            catalogue.add_type(
-                session,
-                code="QUALCERT",
-                name_zh="职业资格证书",
-                name_en="Qualification certificate",
-                department=dept,
-                holder_kind="person",
-                schema=SCHEMA,
-                validity_days=1825,
-            )
         result = app.test_cli_runner().invoke(
             args=[
                 "clients", "create", "--name", "bench", "--grant-type", "client_credentials",

@@ -39,15 +39,16 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.harness import app_env, free_port, fresh_database, gunicorn  # noqa: E402
+from bench.harness import (  # noqa: E402
+    app_env,
+    free_port,
+    fresh_database,
+    gunicorn,
+    seed_department,
+)
 from keys.sm2 import backend_name  # noqa: E402
 
 DEPT_BODY8, DEPT_ORG8 = "11350000", "MB000009"
-SCHEMA = {
-    "type": "object",
-    "required": ["qualification"],
-    "properties": {"qualification": {"type": "string"}, "level": {"type": "integer"}},
-}
 
 
 def _credit_code() -> str:
@@ -68,38 +69,21 @@ def seed(env: dict[str, str]) -> str:
     os.environ.update(env)
     from authority import db
     from authority.app import create_app
-    from authority.root import ensure_root
-    from certs import catalogue, departments, issuance
+    from certs import departments, issuance
 
     app = create_app()
     code = _credit_code()
-    with app.app_context():
-        with db.session_scope(app) as session:
-            ensure_root(session, app.extensions["authority.settings"])
-        with db.session_scope(app) as session:
-            dept = departments.add(
-                session, name="基准测试部门", credit_code=code, region_code="350000"
-            )
-            catalogue.add_type(
-                session,
-                code="QUALCERT",
-                name_zh="职业资格证书",
-                name_en="Qualification certificate",
-                department=dept,
-                holder_kind="person",
-                schema=SCHEMA,
-                validity_days=1825,
-            )
-        with db.session_scope(app) as session:
-            dept = departments.get(session, code)
-            body = {
-                "type": "QUALCERT",
-                "holder": {"id": _id_number(), "name": "张三"},
-                "fields": {"qualification": "电工", "level": 3},
-            }
-            prepared = issuance.prepare(session, dept, body)
-            (lic,) = issuance.write(session, dept, [prepared], client_id="bench")
-            text = lic.qr_text
+    seed_department(app, code)
+    with app.app_context(), db.session_scope(app) as session:
+        dept = departments.get(session, code)
+        body = {
+            "type": "QUALCERT",
+            "holder": {"id": _id_number(), "name": "张三"},
+            "fields": {"qualification": "电工", "level": 3},
+        }
+        prepared = issuance.prepare(session, dept, body)
+        (lic,) = issuance.write(session, dept, [prepared], client_id="bench")
+        text = lic.qr_text
     db.engine(app).dispose()
     return str(text)
 
