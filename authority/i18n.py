@@ -138,6 +138,10 @@ register_messages(
         "nav.home": {"zh-CN": "首页", "en": "Home"},
         "nav.main": {"zh-CN": "主导航", "en": "Main navigation"},
         "nav.language": {"zh-CN": "语言", "en": "Language"},
+        "nav.account_menu": {"zh-CN": "我的账户", "en": "My account"},
+        "nav.licenses": {"zh-CN": "我的证照", "en": "My licenses"},
+        "nav.account": {"zh-CN": "账户", "en": "Account"},
+        "nav.logout": {"zh-CN": "退出登录", "en": "Log out"},
         "nav.skip": {"zh-CN": "跳到正文", "en": "Skip to content"},
         "footer.text": {
             "zh-CN": "本服务使用国产商用密码算法（SM2/SM3/SM4）保护身份与证照。",

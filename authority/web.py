@@ -9,16 +9,28 @@
   applies ``form-action`` to every redirect that follows a form submission.
 - :func:`is_api_request`: whether errors for this request are JSON problem details
   (REST API) or a page for people.
+- :func:`set_signed_in_name`: the identity package tells the shared layout who is
+  signed in (the header then shows the person's name and account links).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import g, request
+from flask import Flask, g, request
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
+
+#: app.extensions key of the callable that names the signed-in person (or None).
+SIGNED_IN_NAME = "authority.signed_in_name"
+
+
+def set_signed_in_name(app: Flask, name_of_signed_in: Callable[[], str | None]) -> None:
+    """Register how the layout learns the signed-in person's display name (None: nobody)."""
+    app.extensions[SIGNED_IN_NAME] = name_of_signed_in
+
 
 #: Path prefixes whose errors are RFC 9457 problem details rather than pages.
 API_PREFIXES = ("/api/",)

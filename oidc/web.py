@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from authority.web import csrf
+from authority.web import csrf, set_signed_in_name
 from oidc import config, provider
 
 
 def setup_oidc(app: Flask) -> None:
     """Wire the provider into ``app``."""
-    from oidc import accounts_cli, cli, demo_client, endpoints, login
+    from oidc import account, accounts_cli, cli, demo_client, endpoints, login, logout
 
     config.init_app(app)
     provider.build_server(app)
@@ -25,22 +25,17 @@ def setup_oidc(app: Flask) -> None:
     app.register_blueprint(endpoints.protocol)
     app.register_blueprint(endpoints.consent_bp)
     app.register_blueprint(login.bp)
-    for name in ("account", "logout"):
-        # The accounts and logout pages are other helpers' modules; each exposes `bp`.
-        module = _optional(f"oidc.{name}")
-        if module is not None and hasattr(module, "bp"):
-            app.register_blueprint(module.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(logout.bp)
+    set_signed_in_name(app, _signed_in_name)
     app.cli.add_command(cli.clients_group)
     accounts_cli.setup_accounts_cli(app)  # accounts CLI + demo citizen (oidc-accounts)
     del demo_client  # imported for its seeder registration
 
 
-def _optional(name: str) -> object | None:
-    import importlib
+def _signed_in_name() -> str | None:
+    """The name the shared layout shows for the browser's signed-in person."""
+    from oidc import api
 
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
+    user = api.current_user()
+    return user.name if user is not None else None
