@@ -176,18 +176,26 @@ def set_password(id_number: str, password_stdin: bool) -> None:
             accounts.set_password(person, password)
         except passwords.PasswordPolicyError as exc:
             _fail(_policy_message(exc))
-        count = sessions.count_sessions_of(person.id, session)
-        ended = sessions.end_sessions_of(person.id, reason="password_set", session=session)
-        masked = _masked(person)
-        audit.record(
-            session,
-            "account.password_set",
-            actor=OPERATOR,
-            subject=masked,
-            details={"sessions_ended": count},
+        ended, count, masked = _end_sessions_audited(
+            session, person, reason="password_set", event="account.password_set"
         )
     sessions.notify_ended(ended)
     click.echo(f"password set for {masked}; {count} session(s) ended")
+
+
+def _end_sessions_audited(
+    session: Session, person: Person, *, reason: str, event: str
+) -> tuple[list[tuple[str, str]], int, str]:
+    """End every session of ``person`` and audit ``event`` with how many ended.
+
+    Returns what :func:`sessions.notify_ended` needs after the commit, the count and the
+    masked identifier for the operator's message.
+    """
+    count = sessions.count_sessions_of(person.id, session)
+    ended = sessions.end_sessions_of(person.id, reason=reason, session=session)
+    masked = _masked(person)
+    audit.record(session, event, actor=OPERATOR, subject=masked, details={"sessions_ended": count})
+    return ended, count, masked
 
 
 @accounts_group.command("unlock")
@@ -219,15 +227,8 @@ def disable(id_number: str) -> None:
     with db.session_scope(current_app) as session:
         person = _person(session, id_number)
         person.disabled = True
-        count = sessions.count_sessions_of(person.id, session)
-        ended = sessions.end_sessions_of(person.id, reason="disabled", session=session)
-        masked = _masked(person)
-        audit.record(
-            session,
-            "account.disabled",
-            actor=OPERATOR,
-            subject=masked,
-            details={"sessions_ended": count},
+        ended, count, masked = _end_sessions_audited(
+            session, person, reason="disabled", event="account.disabled"
         )
     # After the commit: the clients that took part are logged out (back-channel).
     sessions.notify_ended(ended)
