@@ -96,11 +96,24 @@ def entry_hash(entry: Any) -> str:
     return chain_hash(entry.prev_hash, canonical)
 
 
-def _lock_chain(session: Session) -> None:
-    # Held until the caller's transaction ends, so the head we read stays the head
-    # until our entry is committed (or rolled back).
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(ADVISORY_LOCK_KEY)))
+_HEAD = sa.select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+#: PostgreSQL: take the chain's advisory lock, then read the head, in one round trip
+#: (migration authority_0002). The lock is held until the caller's transaction ends,
+#: so the head we read stays the head until our entry commits or rolls back.
+_LOCKED_HEAD = sa.text("SELECT seq, hash FROM audit_log_locked_head(:key)").bindparams(
+    key=ADVISORY_LOCK_KEY
+)
+
+
+def _locked_head(session: Session) -> tuple[int, str]:
+    """The (seq, hash) the next entry follows, with the chain locked on PostgreSQL.
+
+    Elsewhere (SQLite, development only) the unique ``prev_hash`` keeps the chain from
+    forking: a second writer that read the same head fails at INSERT.
+    """
+    query = _LOCKED_HEAD if session.get_bind().dialect.name == "postgresql" else _HEAD
+    head = session.execute(query).first()
+    return (head.seq, head.hash) if head else (0, GENESIS_HASH)
 
 
 def record(
@@ -115,7 +128,9 @@ def record(
 
     ``event`` is a dotted name ("login.success", "license.issued"); ``actor`` who did
     it, ``subject`` what it was done to, ``details`` a JSON object. Nothing is
-    committed here: the entry commits or rolls back with the caller's change.
+    committed here: the entry commits or rolls back with the caller's change. The
+    caller's pending ORM changes are flushed first (their ids may be in ``details``);
+    the entry itself is written with one Core INSERT and returned detached.
     """
     if not EVENT_NAME.match(event) or len(event) > 100:
         raise AuditError(f"audit event must be a dotted lower-case name, not {event!r}")
@@ -127,24 +142,29 @@ def record(
         details_text = canonical_json(details)
     except (TypeError, ValueError) as exc:
         raise AuditError(f"audit details must be plain JSON: {exc}") from None
-    _lock_chain(session)
-    head = session.execute(
-        sa.select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).first()
-    seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
-    entry = AuditEntry(
-        seq=seq,
-        created_at=utcnow(),
+    session.flush()
+    last_seq, prev_hash = _locked_head(session)
+    created_at = utcnow()
+    canonical = canonical_entry(
+        seq=last_seq + 1,
+        time=created_at,
         event=event,
         actor=actor,
         subject=subject,
-        details=details_text,
-        prev_hash=prev_hash,
+        details=details,
     )
-    entry.hash = entry_hash(entry)
-    session.add(entry)
-    session.flush()
-    return entry
+    values = {
+        "seq": last_seq + 1,
+        "created_at": created_at,
+        "event": event,
+        "actor": actor,
+        "subject": subject,
+        "details": details_text,
+        "prev_hash": prev_hash,
+        "hash": chain_hash(prev_hash, canonical),
+    }
+    session.execute(sa.insert(AuditEntry.__table__), values)
+    return AuditEntry(**values)
 
 
 @dataclass(frozen=True)

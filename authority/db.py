@@ -10,6 +10,7 @@ jobs) uses :func:`session_scope`.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -67,6 +68,9 @@ class Base(DeclarativeBase):
 
 EXTENSION_KEY = "authority.db"
 
+#: A pooled connection idle for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 10.0
+
 
 def make_engine(url: str) -> sa.Engine:
     """Create an engine with settings that suit each backend."""
@@ -74,8 +78,10 @@ def make_engine(url: str) -> sa.Engine:
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
-        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+        kwargs.update(pool_size=10, max_overflow=20)
     engine = sa.create_engine(url, **kwargs)
+    if not url.startswith("sqlite"):
+        _ping_idle_connections(engine)
     if url.startswith("sqlite"):
 
         @sa.event.listens_for(engine, "connect")
@@ -87,6 +93,34 @@ def make_engine(url: str) -> sa.Engine:
             cur.close()
 
     return engine
+
+
+def _ping_idle_connections(engine: sa.Engine) -> None:
+    """Check a pooled connection with a round trip only if it sat idle for a while.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one extra round trip per
+    request. A connection checked in moments ago is as good as the ping would say, so
+    only one idle for :data:`PING_AFTER_IDLE_SECONDS` (where a database restart or a
+    firewall's idle timeout may have cut it) is pinged; a dead one is replaced before
+    the request sees it (the pool retries on ``DisconnectionError``). A connection that
+    dies while busy still fails its request, and the pool then discards it.
+    """
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        last = record.info.get("checked_in_at")
+        if last is None or time.monotonic() - last < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            with dbapi_conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            dbapi_conn.rollback()
+        except Exception as exc:
+            raise sa.exc.DisconnectionError("pooled connection is dead") from exc
 
 
 def init_app(app: Flask, url: str) -> None:

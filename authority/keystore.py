@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,15 @@ def setup_kek(app: Flask, settings: Settings) -> None:
 # ---------------------------------------------------------------- the store
 
 
+#: Unsealed private keys, by (kid, sealed blob), each with the KEK that unsealed it.
+#: Unsealing and parsing a key costs about as much as a signature, and the issuing
+#: paths (licenses, ID tokens) need the key on every request. Keys never change under
+#: a kid; which key may sign is decided by the caller from the rows, every time.
+_UNSEALED: dict[tuple[str, bytes], tuple[KeyEncryptionKey, PrivateKey]] = {}
+_UNSEALED_MAX = 64
+_unsealed_lock = threading.Lock()
+
+
 class KeyStore:
     """Keys of one database session, sealed under one KEK."""
 
@@ -142,11 +152,26 @@ class KeyStore:
         return list(self.session.execute(query).scalars())
 
     def private_key(self, stored: StoredKey) -> PrivateKey:
-        """Unseal ``stored``'s private key: SM2PrivateKey, or a cryptography key object."""
+        """Unseal ``stored``'s private key: SM2PrivateKey, or a cryptography key object.
+
+        Kept in this process once unsealed (by this store's KEK; another KEK unseals
+        again, and fails if it is the wrong one).
+        """
+        cache_key = (str(stored.kid), bytes(stored.sealed_private))
+        cached = _UNSEALED.get(cache_key)
+        if cached is not None and cached[0] is self._kek:
+            return cached[1]
         der = unseal_private_key(stored.sealed_private, self._kek, aad=_aad(stored))
+        key: PrivateKey
         if stored.algorithm == "SM2":
-            return SM2PrivateKey.from_der(der)
-        return serialization.load_der_private_key(der, password=None)
+            key = SM2PrivateKey.from_der(der)
+        else:
+            key = serialization.load_der_private_key(der, password=None)
+        with _unsealed_lock:
+            if len(_UNSEALED) >= _UNSEALED_MAX:
+                _UNSEALED.clear()
+            _UNSEALED[cache_key] = (self._kek, key)
+        return key
 
     # -- writing (each change is audited in the same transaction)
 

@@ -204,6 +204,8 @@ def validate_fields(entry: LicenseType, fields: Any) -> dict[str, Any]:
     if not isinstance(fields, dict):
         raise SchemaViolation("fields must be a JSON object", pointer="/fields")
     validator = _validator(json.dumps(entry.fields_schema, sort_keys=True))
+    if validator.is_valid(fields):
+        return fields
     error = next(iter(sorted(validator.iter_errors(fields), key=lambda e: list(e.path))), None)
     if error is not None:
         path = "".join(f"/{p}" for p in error.absolute_path)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -50,6 +50,11 @@ class Client(Base, ClientMixin):
     resource_server: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     #: "operator" (CLI) or "registration" (RFC 7591).
     created_by: Mapped[str] = mapped_column(sa.String(16), default="registration")
+    #: Incremented by the ORM on every UPDATE: the token endpoint's cached copy of a
+    #: client is only good while the row still has its version (oidc/client_cache.py).
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False, server_default="1")
+
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
 
     # ---------------------------------------------------------- metadata accessors
 

@@ -37,15 +37,17 @@ from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from joserfc.jwk import KeySet
 
 from authority import db
-from oidc import clients, jwks, subjects, tokens
+from oidc import client_cache, clients, jwks, subjects, tokens
 from oidc.clients import Client
 from oidc.config import oidc_settings
 
 SERVER_KEY = "oidc.server"
+#: Flask endpoint name of /token, whose client look-ups use oidc.client_cache.
+TOKEN_ENDPOINT = "oidc.token"  # noqa: S105 - an endpoint name, not a secret
 PROTECTOR_KEY = "oidc.resource_protector"
 
 ALL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
@@ -385,17 +387,27 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
     grant_type = request.payload.grant_type
     code = getattr(request, "authorization_code", None)
     parent = getattr(request, "refresh_token", None) if grant_type == "refresh_token" else None
-    tokens.save_token(
-        db.session(),
-        token,
-        client_id=request.client.client_id,
-        grant_type=grant_type,
-        user=request.user,
-        refresh_ttl=oidc_settings().refresh_token_ttl,
-        code_id=code.id if code is not None else None,
-        parent=parent,
-        pending_audit=pending_audit(),
-    )
+    try:
+        tokens.save_token(
+            db.session(),
+            token,
+            client=request.client,
+            grant_type=grant_type,
+            user=request.user,
+            refresh_ttl=oidc_settings().refresh_token_ttl,
+            code_id=code.id if code is not None else None,
+            parent=parent,
+            pending_audit=pending_audit(),
+        )
+    except tokens.StaleClient:
+        # The client was disabled, deleted or changed after it was read: undo this
+        # request's writes (a code stays unspent) and refuse; a retry reads the row.
+        client_cache.cache().forget(request.client.client_id)
+        db.session().rollback()
+        pending_audit().clear()
+        raise InvalidClientError(
+            description="the client's registration changed; try again", status_code=401
+        ) from None
 
 
 def pending_audit() -> list[dict[str, Any]]:
@@ -407,12 +419,15 @@ def pending_audit() -> list[dict[str, Any]]:
 
 
 def _query_client(client_id: str) -> Client | None:
+    if request.endpoint == TOKEN_ENDPOINT:
+        return client_cache.cache().lookup(db.session(), client_id)
     return clients.find(db.session(), client_id)
 
 
 def build_server(app: Flask) -> AuthorizationServer:
     """The authorization server of ``app``: grants, auth methods, endpoints, extensions."""
     server = AuthorizationServer()
+    client_cache.init_app(app)
     server.init_app(app, query_client=_query_client, save_token=_save_token)
     # Unknown scopes in an authorization request are ignored, not refused (RFC 6749 §3.3
     # lets the server narrow the scope; many RP libraries ask for "email" by default):

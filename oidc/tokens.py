@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from authority import audit
 from authority.db import Base
 from oidc import hashing
+from oidc.clients import Client
 
 
 @dataclass(frozen=True)
@@ -261,19 +262,58 @@ def new_token_values(include_refresh: bool) -> dict[str, str]:
     return values
 
 
+class StaleClient(Exception):
+    """The client row changed (disabled, deleted, updated) since it was read."""
+
+
+_TOKEN_COLUMNS = (
+    "client_id", "grant_type", "person_id", "acting_org_id", "scope", "access_digest",
+    "refresh_digest", "issued_at", "access_expires_at", "refresh_expires_at", "family",
+    "code_id", "sid", "auth_time", "acr", "amr",
+)  # fmt: skip
+
+
+def _insert_token_statement() -> Any:
+    """INSERT ... SELECT <values> WHERE <the client row is as read> RETURNING id.
+
+    One round trip writes the token and re-checks the client it is issued to, so a
+    cached copy of a client (oidc.client_cache) can never issue a token that the
+    current row would refuse.
+    """
+    table = Token.__table__
+    clients_table = Client.__table__
+    values = sa.select(*(sa.bindparam(name, type_=table.c[name].type) for name in _TOKEN_COLUMNS))
+    current = sa.exists().where(
+        clients_table.c.client_id == sa.bindparam("client_id"),
+        clients_table.c.version == sa.bindparam("client_version"),
+        clients_table.c.disabled.is_(False),
+    )
+    return (
+        sa.insert(table)
+        .from_select(list(_TOKEN_COLUMNS), values.where(current))
+        .returning(table.c.id)
+    )
+
+
+_INSERT_TOKEN = _insert_token_statement()
+
+
 def save_token(
     session: Session,
     token: dict[str, Any],
     *,
-    client_id: str,
+    client: Client,
     grant_type: str,
     user: AuthenticatedUser | None,
     refresh_ttl: int,
     code_id: int | None = None,
     parent: Token | None = None,
     pending_audit: list[dict[str, Any]] | None = None,
-) -> Token:
-    """Store an issued token response (digests only) and audit it.
+) -> int:
+    """Store an issued token response (digests only), audit it, and return its row id.
+
+    Raises :class:`StaleClient`, writing nothing, if ``client`` no longer matches its
+    row (see :func:`_insert_token_statement`).
 
     With ``pending_audit``, the audit entry is appended there for the caller to record
     just before it commits (:func:`record_pending`): the audit chain's lock is held
@@ -282,35 +322,41 @@ def save_token(
     """
     now = int(time.time())
     refresh = token.get("refresh_token")
-    row = Token(
-        client_id=client_id,
-        grant_type=grant_type,
-        person_id=user.person_id if user else None,
-        acting_org_id=user.acting_org_id if user else None,
-        scope=token.get("scope", "") or "",
-        access_digest=hashing.digest(token["access_token"]),
-        refresh_digest=hashing.digest(refresh) if refresh else None,
-        issued_at=now,
-        access_expires_at=now + int(token["expires_in"]),
-        refresh_expires_at=now + refresh_ttl if refresh else None,
-        family=parent.family if parent is not None else secrets.token_hex(16),
-        code_id=code_id if code_id is not None else (parent.code_id if parent else None),
-        sid=user.sid if user else None,
-        auth_time=user.auth_time if user else None,
-        acr=user.acr if user else None,
-        amr=(" ".join(user.amr) or None) if user else None,
-    )
-    session.add(row)
-    session.flush()
+    client_id = client.client_id
+    values = {
+        "client_id": client_id,
+        "grant_type": grant_type,
+        "person_id": user.person_id if user else None,
+        "acting_org_id": user.acting_org_id if user else None,
+        "scope": token.get("scope", "") or "",
+        "access_digest": hashing.digest(token["access_token"]),
+        "refresh_digest": hashing.digest(refresh) if refresh else None,
+        "issued_at": now,
+        "access_expires_at": now + int(token["expires_in"]),
+        "refresh_expires_at": now + refresh_ttl if refresh else None,
+        "family": parent.family if parent is not None else secrets.token_hex(16),
+        "code_id": code_id if code_id is not None else (parent.code_id if parent else None),
+        "sid": user.sid if user else None,
+        "auth_time": user.auth_time if user else None,
+        "acr": user.acr if user else None,
+        "amr": (" ".join(user.amr) or None) if user else None,
+    }
+    # One Core INSERT ... RETURNING: the hottest write of the token endpoint, without
+    # the ORM's unit of work (nothing later in the request needs the row object).
+    token_id = session.execute(
+        _INSERT_TOKEN, {**values, "client_version": client.version}
+    ).scalar_one_or_none()
+    if token_id is None:
+        raise StaleClient(client_id)
     entry = {
         "event": "oidc.token.issued",
         "actor": client_id,
         "subject": f"person:{user.person_id}" if user else None,
         "details": {
-            "token_id": row.id,
+            "token_id": token_id,
             "grant_type": grant_type,
-            "scope": row.scope,
-            "family": row.family,
+            "scope": values["scope"],
+            "family": values["family"],
             "refresh": refresh is not None,
         },
     }
@@ -318,7 +364,7 @@ def save_token(
         pending_audit.append(entry)
     else:
         audit.record(session, **entry)
-    return row
+    return int(token_id)
 
 
 def find_access_token(session: Session, access_token: str) -> Token | None:

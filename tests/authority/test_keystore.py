@@ -56,6 +56,19 @@ def test_wrong_kek_cannot_unseal(app):
             other.private_key(stored)
 
 
+def test_an_unsealed_key_is_kept_only_for_its_own_kek(app):
+    with app.app_context():
+        store = keystore()
+        stored = store.create("department:91350100M000100Y43", "SM2")
+        first = store.private_key(stored)
+        assert store.private_key(stored) is first  # unsealed once, then kept
+        # Another KEK gets nothing from what the right one unsealed.
+        other = KeyStore(db.session(), KeyEncryptionKey.generate())
+        with pytest.raises(DecryptionError):
+            other.private_key(stored)
+        assert store.private_key(stored) is first
+
+
 def test_sealed_blob_moved_to_another_row_does_not_open(app):
     with app.app_context():
         store = keystore()
