@@ -20,6 +20,11 @@ from sqlalchemy.orm import Session
 
 Seeder = Callable[[Session], Iterable[str]]
 
+#: The demo department's unified social credit code (GB 32100, check characters right).
+#: certs seeds the department and its license types; oidc seeds the OAuth client its
+#: systems use to issue licenses. Neither package imports the other, so both read it here.
+DEMO_DEPARTMENT_CODE = "11110000MB0DEM0178"
+
 # Filled at import time, keyed by qualified name so that importing a module twice
 # (or registering the same function again) never runs a seeder twice.
 _SEEDERS: dict[str, Seeder] = {}

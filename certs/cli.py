@@ -187,35 +187,64 @@ def departments_add(name: str, credit_code: str, region_code: str) -> None:
 
 
 @departments_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
 @with_appcontext
-def departments_list() -> None:
+def departments_list(as_json: bool) -> None:
     """List departments."""
     with db.session_scope(current_app) as session:
-        for d in departments.list_departments(session):
-            click.echo(f"{d.credit_code}\t{d.region_code}\t{d.name}")
+        rows = [
+            {"credit_code": d.credit_code, "region_code": d.region_code, "name": d.name}
+            for d in departments.list_departments(session)
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif not rows:
+        click.echo("no departments yet (authority departments add)")
+    else:
+        click.echo(f"{'CREDIT CODE':<20}{'REGION':<8}NAME")
+        for r in rows:
+            click.echo(f"{r['credit_code']:<20}{r['region_code']:<8}{r['name']}")
+
+
+def _certificate_state(c: Any) -> str:
+    if c.compromised_at:
+        return f"compromised {c.compromised_at.isoformat()}"
+    if c.current:
+        return "current"
+    if c.retired_at:
+        return f"retired {c.retired_at.isoformat()}"
+    return "replaced"
 
 
 @departments_cli.command("keys")
 @click.argument("credit_code")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, for scripts.")
 @with_appcontext
-def departments_keys(credit_code: str) -> None:
+def departments_keys(credit_code: str, as_json: bool) -> None:
     """A department's signing certificates (kid, types, state)."""
     try:
         with db.session_scope(current_app) as session:
             dept = departments.get(session, credit_code)
-            for c in dept.certificates:
-                state = (
-                    f"compromised {c.compromised_at.isoformat()}"
-                    if c.compromised_at
-                    else "current"
-                    if c.current
-                    else f"retired {c.retired_at.isoformat()}"
-                    if c.retired_at
-                    else "replaced"
-                )
-                click.echo(f"{c.kid}\tkey {c.stored_key_kid}\t{','.join(c.license_types)}\t{state}")
+            rows = [
+                {
+                    "certificate_kid": c.kid,
+                    "key_kid": c.stored_key_kid,
+                    "license_types": list(c.license_types),
+                    "state": _certificate_state(c),
+                }
+                for c in dept.certificates
+            ]
     except CertsError as exc:
         _fail(exc)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    elif not rows:
+        click.echo(f"{credit_code} has no certified key yet (it gets one with its first type)")
+    else:
+        click.echo(f"{'CERTIFICATE KID':<18}{'KEY KID':<18}{'TYPES':<24}STATE")
+        for r in rows:
+            types = ",".join(r["license_types"]) or "-"
+            click.echo(f"{r['certificate_kid']:<18}{r['key_kid']:<18}{types:<24}{r['state']}")
 
 
 @departments_cli.command("rotate-key")

@@ -33,7 +33,7 @@ def _credit_code(prefix8: str, org8: str) -> str:
 
 
 DEMO_DEPARTMENT_NAME = "北京市市场监督管理局（演示）"
-DEMO_DEPARTMENT_CODE = _credit_code("11110000", "MB0DEM01")
+DEMO_DEPARTMENT_CODE = demo.DEMO_DEPARTMENT_CODE
 DEMO_REGION = "110000"
 DEMO_PERSON_ID = "11010519900307451" + id_number_check_char("11010519900307451")
 DEMO_PERSON_NAME = "张三"
@@ -200,8 +200,4 @@ def seed_demo_licenses(session: Session) -> Iterable[str]:
             lic = found.license
         issued.append(lic.identifier)
     lines.append(f"demo licenses: {', '.join(issued)}")
-    lines.append(
-        "demo department client: authority clients create --name 演示部门系统 --grant-type "
-        f"client_credentials --scope licenses:issue --department {DEMO_DEPARTMENT_CODE}"
-    )
     return lines

@@ -69,3 +69,36 @@ def test_demo_schemas_name_every_field_in_both_languages() -> None:
         for name in schema["properties"]:
             zh, en = field_label(schema, name, "zh-CN"), field_label(schema, name, "en")
             assert zh != name and en != name and zh != en, name
+
+
+def test_demo_department_client_issues_a_license(app: Any, client: Any, runner: Any) -> None:
+    """The README's first license: the seeded department client, as a newcomer uses it."""
+    import base64
+
+    from authority.cli import main
+    from oidc.demo_client import DEMO_DEPARTMENT_CLIENT_ID, DEMO_DEPARTMENT_CLIENT_SECRET
+
+    seeded = runner.invoke(main, ["init", "--demo"])
+    assert seeded.exit_code == 0, seeded.output
+    assert f"client_id {DEMO_DEPARTMENT_CLIENT_ID}" in seeded.output
+    basic = base64.b64encode(
+        f"{DEMO_DEPARTMENT_CLIENT_ID}:{DEMO_DEPARTMENT_CLIENT_SECRET}".encode()
+    ).decode()
+    token = client.post(
+        "/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert token.status_code == 200, token.json
+    issued = client.post(
+        "/api/v1/licenses",
+        json={
+            "type": "QUALCERT",
+            "holder": {"id": "11010519900307451X", "name": "张三"},
+            "fields": {"qualification": "电工", "level": 3},
+        },
+        headers={"Authorization": f"Bearer {token.json['access_token']}"},
+    )
+    assert issued.status_code == 201, issued.json
+    assert issued.json["issuer"] == "11110000MB0DEM0178"
+    assert count(app, License) == 4  # the three demo licenses and this one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,8 +55,16 @@ def test_cli_add_list_keys(runner: Any, root: Any) -> None:
               "--region", "350000"]
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert DEPT_CODE in runner.invoke(args=["departments", "list"]).output
-    assert runner.invoke(args=["departments", "keys", DEPT_CODE]).exit_code == 0
+    listed = runner.invoke(args=["departments", "list"]).output.splitlines()
+    assert listed[0].split() == ["CREDIT", "CODE", "REGION", "NAME"]
+    assert listed[1].split() == [DEPT_CODE, "350000", "省市场监督管理局"]
+    as_json = json.loads(runner.invoke(args=["departments", "list", "--json"]).output)
+    assert as_json == [
+        {"credit_code": DEPT_CODE, "region_code": "350000", "name": "省市场监督管理局"}
+    ]
+    # No type yet, so no certified key: said in words, not as an empty table.
+    keys = runner.invoke(args=["departments", "keys", DEPT_CODE])
+    assert keys.exit_code == 0 and "no certified key yet" in keys.output
     bad = runner.invoke(
         args=["departments", "add", "--name", "x", "--credit-code", "123", "--region", "350000"]
     )
@@ -76,6 +85,13 @@ def test_rotation_keeps_old_key_published(app: Any, runner: Any, setup_dept: str
     assert old.kid in bundle.keys and new.kid in bundle.keys
     assert str(verify(old, bundle, old.claims.iat + 5).state) == "valid"
     assert str(verify(new, bundle, new.claims.iat + 5).state) == "valid"
+    table = runner.invoke(args=["departments", "keys", DEPT_CODE]).output.splitlines()
+    assert table[0].split() == ["CERTIFICATE", "KID", "KEY", "KID", "TYPES", "STATE"]
+    states = [row["state"] for row in json.loads(
+        runner.invoke(args=["departments", "keys", DEPT_CODE, "--json"]).output
+    )]  # fmt: skip
+    assert states.count("current") == 1
+    assert any(s.startswith("retired ") for s in states), states
 
 
 def test_compromise_stops_later_signatures_only(app: Any, runner: Any, setup_dept: str) -> None:
