@@ -45,7 +45,7 @@ from certs import qr
 from certs.catalogue import field_label
 from certs.holders import holder_index
 from certs.models import License
-from certs.reminder_models import ReminderSubscription
+from certs.reminder_models import ReminderSubscription, seal_email, subscription_email
 from certs.reminders import days_left, expiring_soon
 from certs.settings import certs_settings
 from oidc.api import OrgRef, UserInfo, current_token, current_user, login_url, require_oauth
@@ -164,11 +164,18 @@ def my_licenses() -> Any:
         for lic in group.licenses
         if expiring_soon(lic, now, settings.reminder_days)
     ]
-    subscription = db.session().scalar(
+    session = db.session()
+    subscription = session.scalar(
         sa.select(ReminderSubscription).where(
             ReminderSubscription.holder_index == holder_index(user.id_number)
         )
     )
+    subscribed_to = None
+    if subscription is not None:
+        legacy = subscription.legacy_email is not None
+        subscribed_to = subscription_email(session, subscription)
+        if legacy:
+            session.commit()  # the row was re-sealed on reading it
     return render_template(
         "certs/directory.html",
         user=user,
@@ -179,7 +186,7 @@ def my_licenses() -> Any:
         field_rows=field_rows,
         status_of=lambda lic: display_status(lic, now),
         reminder_days=settings.reminder_days,
-        subscription=subscription,
+        subscribed_to=subscribed_to,
     )
 
 
@@ -227,11 +234,13 @@ def reminders_subscription() -> Any:
         return redirect(url_for("certs_directory.my_licenses"))
     locale = get_locale()
     for index in indexes:
-        sub = existing.get(index)
-        if sub is None:
-            session.add(ReminderSubscription(holder_index=index, email=email, locale=locale))
-        else:
-            sub.email, sub.locale = email, locale
+        row = existing.get(index)
+        if row is None:
+            row = ReminderSubscription(holder_index=index)
+            session.add(row)
+        # Sealed under the KEK; a legacy clear address in this row is dropped.
+        seal_email(row, email)
+        row.locale = locale
     # The address is personal data: the audit entry says that, not what.
     audit.record(session, "reminders.subscribed", actor=f"person:{user.person_id}")
     session.commit()

@@ -14,6 +14,9 @@ claim is committed before anything is sent. A concurrent run's insert conflicts 
 moves on. If the notifier reports a failure the claim is deleted (a later run tries
 again); if the process dies between claim and confirmation, the row stays "claimed",
 the reminder is not sent again, and ``reminders send`` reports it as unconfirmed.
+
+The subscribed address is stored encrypted (certs.reminder_models); ``reminders
+reseal`` encrypts the addresses that rows from before ``certs_web_0002`` hold in clear.
 """
 
 from __future__ import annotations
@@ -34,10 +37,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from authority import db
+from authority import db, pii
 from certs.models import License, LicenseType
 from certs.notifiers import Notifier, NotifierError, Reminder
-from certs.reminder_models import ReminderSubscription, SentReminder
+from certs.reminder_models import (
+    ReminderSubscription,
+    SentReminder,
+    legacy_ids,
+    reseal,
+    subscription_email,
+)
 from certs.settings import certs_settings
 
 #: A claim older than this without confirmation is reported as unconfirmed.
@@ -121,12 +130,21 @@ def _claim(
 
 
 def reminder_for(
-    session: Session, lic: License, *, threshold: int, now: datetime, directory_url: str
+    session: Session,
+    lic: License,
+    *,
+    threshold: int,
+    now: datetime,
+    directory_url: str,
+    keys: pii.PiiKeys | None = None,
 ) -> Reminder:
+    """The reminder for ``lic``, addressed to its holder's subscription if there is one
+    (a legacy clear address is re-sealed on the way; the caller commits)."""
     entry: LicenseType = lic.license_type
     subscription = session.scalar(
         sa.select(ReminderSubscription).where(ReminderSubscription.holder_index == lic.holder_index)
     )
+    email = subscription_email(session, subscription, keys) if subscription else None
     assert lic.expires_at is not None
     return Reminder(
         license_identifier=lic.identifier,
@@ -138,7 +156,7 @@ def reminder_for(
         threshold_days=threshold,
         days_left=days_left(lic.expires_at, now),
         directory_url=directory_url,
-        email=subscription.email if subscription else None,
+        email=email,
         locale=subscription.locale if subscription else "zh-CN",
     )
 
@@ -158,6 +176,8 @@ def send_due(
     now = now or db.utcnow()
     base = app.extensions["authority.settings"].issuer.rstrip("/")
     directory_url = f"{base}/licenses"
+    # The job runs without an app context: the address sub-key is derived once per run.
+    keys = pii.keys_for(app)
     report = RunReport()
     with db.session_scope(app) as session:
         candidates = expiring(session, now, window)
@@ -169,7 +189,7 @@ def send_due(
         if claim is None:
             report.already_sent += 1
         else:
-            _deliver(app, notifier, claim, license_id, threshold, now, directory_url, report)
+            _deliver(app, notifier, claim, license_id, threshold, now, directory_url, keys, report)
         if progress is not None:
             progress(1)
     with db.session_scope(app) as session:
@@ -195,13 +215,14 @@ def _deliver(
     threshold: int,
     now: datetime,
     directory_url: str,
+    keys: pii.PiiKeys,
     report: RunReport,
 ) -> None:
     with db.session_scope(app) as session:
         lic = session.get(License, license_id)
         assert lic is not None
         reminder = reminder_for(
-            session, lic, threshold=threshold, now=now, directory_url=directory_url
+            session, lic, threshold=threshold, now=now, directory_url=directory_url, keys=keys
         )
     try:
         notifier.send(reminder)
@@ -219,6 +240,35 @@ def _deliver(
             .values(state="sent", sent_at=db.utcnow())
         )
     report.sent += 1
+
+
+def reseal_legacy(
+    app: Flask, *, batch: int = 500, progress: Callable[[int], None] | None = None
+) -> int:
+    """Encrypt every address still stored in clear (rows from before ``certs_web_0002``).
+
+    Commits every ``batch`` rows, so an interrupted run keeps what it did and running it
+    again finishes the job; returns how many rows this run re-sealed.
+    """
+    from authority import audit
+
+    keys = pii.keys_for(app)
+    with db.session_scope(app) as session:
+        ids = legacy_ids(session)
+    done = 0
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        with db.session_scope(app) as session:
+            rows = session.scalars(
+                sa.select(ReminderSubscription).where(ReminderSubscription.id.in_(chunk))
+            ).all()
+            sealed = sum(reseal(session, sub, keys) for sub in rows)
+            if sealed:
+                audit.record(session, "reminders.resealed", actor="cli", details={"count": sealed})
+        done += sealed
+        if progress is not None:
+            progress(len(chunk))
+    return done
 
 
 def expiring_soon(lic: License, now: datetime, window_days: int) -> bool:
@@ -280,4 +330,21 @@ def send_command(days: int | None, notifier_name: str | None, as_json: bool) -> 
         )
     if any(reason != "no_recipient" for reason in report.not_sent):
         # A delivery failed: exit non-zero so that cron or a timer notices.
+        sys.exit(1)
+
+
+@reminders_cli.command("reseal")
+@with_appcontext
+def reseal_command() -> None:
+    """Encrypt the reminder e-mail addresses still stored in clear (after certs_web_0002)."""
+    from flask import current_app
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with tqdm(desc="reseal", unit="address", disable=None, file=sys.stderr) as bar:
+        sealed = reseal_legacy(app, progress=bar.update)
+    with db.session_scope(app) as session:
+        left = len(legacy_ids(session))
+    click.echo(f"re-sealed: {sealed}, still in clear: {left}")
+    if left:
+        # Only rows written in clear by an older version while this ran; run it again.
         sys.exit(1)

@@ -3,7 +3,7 @@
 - A person (自然人) is keyed by a citizen identity number (GB 11643-1999, validated by
   :func:`keys.validators.validate_id_number`). The number and the phone number are
   personal information: stored SM4-GCM encrypted with a keyed SM3 blind index for
-  look-up (:mod:`oidc.pii`), never in clear text, never logged.
+  look-up (:mod:`authority.pii`), never in clear text, never logged.
 - An organisation (法人) is keyed by a unified social credit code (GB 32100-2015,
   :func:`keys.validators.validate_credit_code`); credit codes are public.
 - An agent row lets a person act for an organisation, as its legal representative
@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from authority import pii
 from authority.db import Base
 from keys.validators import mask_id_number, validate_credit_code, validate_id_number
-from oidc import passwords, pii
+from oidc import passwords
 
 if TYPE_CHECKING:
     from oidc.sessions import SSOSession
@@ -40,7 +41,7 @@ class Person(Base):
     __tablename__ = "persons"
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    #: SM4-GCM ciphertext of the normalised ID number (see oidc.pii).
+    #: SM4-GCM ciphertext of the normalised ID number (see authority.pii).
     id_number_cipher: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False)
     #: Keyed SM3 blind index of the ID number (hex), for look-up at login.
     id_number_index: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)

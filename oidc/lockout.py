@@ -14,7 +14,7 @@ OWASP Authentication Cheat Sheet). Policy (docs/accounts.md):
 
 Counters live in the database (``login_throttles``) and are updated with one atomic
 upsert, so every worker and node sees the same count. Keys are keyed SM3 hashes
-(:func:`oidc.pii.blind_index`), never a raw ID number or IP address.
+(:func:`authority.pii.blind_index`), never a raw ID number or IP address.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from authority import pii
 from authority.db import Base
-from oidc import pii
 
 
 class LoginThrottle(Base):

@@ -8,7 +8,7 @@
   accept the second attempt of the same OTP": the last accepted step is stored and
   only a later step is accepted (an atomic compare-and-set, so two workers cannot
   both accept one code).
-- Secrets are stored SM4-GCM encrypted (:mod:`oidc.pii`).
+- Secrets are stored SM4-GCM encrypted (:mod:`authority.pii`).
 - Ten recovery codes (50 random bits each), shown once; stored as keyed SM3 hashes;
   each works once.
 """
@@ -27,8 +27,8 @@ import qrcode
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from authority import pii
 from authority.db import Base
-from oidc import pii
 
 
 class RecoveryCode(Base):

@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from certs.reminder_models import ReminderSubscription
 from tests.certs.conftest import (
@@ -29,6 +28,7 @@ from tests.certs.holder_support import (
     make_person,
 )
 from tests.certs.qr_decode import decode_png, error_correction_of
+from tests.certs.test_reminders import opened, stored_rows
 
 OTHER_ID = id_number("35010219850101002")
 
@@ -224,13 +224,45 @@ def test_reminder_subscription(app: Any, holder: Any) -> None:
     holder.post("/licenses/reminders", data={**fields, "email": "not-an-address"})
     page = holder.get("/licenses").get_data(as_text=True)
     assert "电子邮箱格式不正确" in page
-    from authority import db
-
-    with app.app_context(), db.session_scope(app) as session:
-        emails = set(session.scalars(sa.select(ReminderSubscription.email)))
-    assert emails == {"zhang.san@example.cn"}
+    # Stored encrypted: nothing of the address in either column's bytes.
+    rows = stored_rows(app)
+    assert [clear for clear, _ in rows] == [None, None]
+    assert all(b"zhang.san" not in cipher and b"example.cn" not in cipher for _, cipher in rows)
+    assert {opened(app, cipher) for _, cipher in rows} == {"zhang.san@example.cn"}
+    holder.post(
+        "/licenses/reminders",
+        data={**fields, "email": "zhang.san@example.org", "action": "subscribe"},
+    )
+    assert "提醒将发送至 zhang.san@example.org" in holder.get("/licenses").get_data(as_text=True)
+    assert {opened(app, cipher) for _, cipher in stored_rows(app)} == {"zhang.san@example.org"}
     holder.post("/licenses/reminders", data={**fields, "action": "unsubscribe"})
     assert count(app, ReminderSubscription) == 0
+
+
+def test_a_legacy_clear_address_is_shown_and_sealed(app: Any, holder: Any) -> None:
+    from tests.certs.test_reminders import subscribe_in_clear
+
+    subscribe_in_clear(app, PERSON_ID, "legacy@example.cn")
+    page = holder.get("/licenses").get_data(as_text=True)
+    assert "提醒将发送至 legacy@example.cn" in page
+    # Reading it sealed it.
+    [(clear, cipher)] = stored_rows(app)
+    assert clear is None and opened(app, cipher) == "legacy@example.cn"
+    assert "提醒将发送至 legacy@example.cn" in holder.get("/licenses").get_data(as_text=True)
+
+
+def test_changing_a_legacy_address_seals_the_new_one(app: Any, holder: Any) -> None:
+    from tests.certs.test_reminders import subscribe_in_clear
+
+    subscribe_in_clear(app, PERSON_ID, "legacy@example.cn")
+    fields = hidden_fields(holder.get("/licenses").get_data(as_text=True))
+    subscribe_in_clear(app, ORG_CODE, "legacy-org@example.cn")  # not read before the change
+    holder.post(
+        "/licenses/reminders", data={**fields, "email": "new@example.cn", "action": "subscribe"}
+    )
+    rows = stored_rows(app)
+    assert [clear for clear, _ in rows] == [None, None]
+    assert {opened(app, cipher) for _, cipher in rows} == {"new@example.cn"}
 
 
 def test_subscription_needs_the_csrf_token(app: Any, holder: Any) -> None:

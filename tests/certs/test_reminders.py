@@ -16,8 +16,14 @@ import pytest
 import sqlalchemy as sa
 
 from certs.notifiers import LogNotifier, NotifierError, Reminder
-from certs.reminder_models import ReminderSubscription, SentReminder
-from certs.reminders import reminders_cli, send_due
+from certs.reminder_models import (
+    EMAIL_FIELD,
+    ReminderSubscription,
+    SentReminder,
+    reseal,
+    seal_email,
+)
+from certs.reminders import reminders_cli, reseal_legacy, send_due
 from certs.settings import CertsConfigError, CertsSettings, settings_from_env
 from tests.certs.conftest import PERSON_ID, count, person_body
 from tests.certs.holder_support import change_status, issue, smtp_server
@@ -57,9 +63,36 @@ def subscribe(app: Any, number: str, email: str, locale: str = "zh-CN") -> None:
     from certs.holders import holder_index
 
     with app.app_context(), db.session_scope(app) as session:
-        session.add(
-            ReminderSubscription(holder_index=holder_index(number), email=email, locale=locale)
+        sub = ReminderSubscription(holder_index=holder_index(number), locale=locale)
+        seal_email(sub, email)
+        session.add(sub)
+
+
+def subscribe_in_clear(app: Any, number: str, email: str) -> None:
+    """A row as written before certs_web_0002: the address in clear, no ciphertext."""
+    from authority import db
+    from certs.holders import holder_index
+
+    with app.app_context(), db.session_scope(app) as session:
+        session.add(ReminderSubscription(holder_index=holder_index(number), legacy_email=email))
+
+
+def stored_rows(app: Any) -> list[tuple[str | None, bytes | None]]:
+    """(clear column, ciphertext column) of every subscription, as the database holds them."""
+    from authority import db
+
+    with db.engine(app).connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT email, email_cipher FROM reminder_subscriptions ORDER BY id")
         )
+        return [(clear, None if cipher is None else bytes(cipher)) for clear, cipher in rows]
+
+
+def opened(app: Any, cipher: bytes | None) -> str:
+    from authority import pii
+
+    assert cipher is not None
+    return pii.decrypt(cipher, field=EMAIL_FIELD, keys=pii.keys_for(app))
 
 
 def test_due_licenses_get_one_reminder_at_their_threshold(app: Any, setup_dept: str) -> None:
@@ -225,6 +258,94 @@ def test_smtp_notifier_sends_to_the_subscribed_holder(app: Any, setup_dept: str)
         rows = session.scalars(sa.select(SentReminder)).all()
         assert [(r.state, r.channel) for r in rows] == [("sent", "smtp")]
     assert other
+
+
+def test_the_address_is_stored_encrypted(app: Any, setup_dept: str) -> None:
+    from authority import pii
+    from keys.errors import DecryptionError
+
+    subscribe(app, PERSON_ID, "zhang.san@example.cn")
+    [(clear, cipher)] = stored_rows(app)
+    assert clear is None and cipher is not None
+    assert cipher[:1] == pii.VERSION
+    for part in (b"zhang.san@example.cn", b"zhang.san", b"example.cn"):
+        assert part not in cipher
+    assert opened(app, cipher) == "zhang.san@example.cn"
+    # Bound to its field: the same bytes do not open as another kind of personal data.
+    with pytest.raises(DecryptionError):
+        pii.decrypt(cipher, field="phone", keys=pii.keys_for(app))
+
+
+def test_the_job_sends_to_a_legacy_clear_address_and_seals_it(app: Any, setup_dept: str) -> None:
+    from certs.notifiers import SMTPNotifier
+
+    expiring_in(app, 5)
+    subscribe_in_clear(app, PERSON_ID, "zhang.san@example.cn")
+    with smtp_server() as (port, box):
+        notifier = SMTPNotifier(
+            host="127.0.0.1", port=port, sender="noreply@example.cn", security="none"
+        )
+        assert send_due(app, notifier, window_days=30).sent == 1
+    assert box.messages[0]["to"] == ["zhang.san@example.cn"]
+    [(clear, cipher)] = stored_rows(app)
+    assert clear is None
+    assert opened(app, cipher) == "zhang.san@example.cn"
+
+
+def test_cli_reseal_seals_every_legacy_row(app: Any, runner: Any, setup_dept: str) -> None:
+    from authority import db
+    from authority.models import AuditEntry
+    from tests.certs.conftest import id_number
+
+    numbers = [id_number(f"3501021990030712{i}") for i in range(5)]
+    for i, number in enumerate(numbers[:4]):
+        subscribe_in_clear(app, number, f"holder{i}@example.cn")
+    subscribe(app, numbers[4], "sealed@example.cn")
+    result = runner.invoke(reminders_cli, ["reseal"])
+    assert result.exit_code == 0, result.output
+    assert "re-sealed: 4, still in clear: 0" in result.output
+    rows = stored_rows(app)
+    assert [clear for clear, _ in rows] == [None] * 5
+    assert [opened(app, cipher) for _, cipher in rows] == [
+        "holder0@example.cn",
+        "holder1@example.cn",
+        "holder2@example.cn",
+        "holder3@example.cn",
+        "sealed@example.cn",
+    ]
+    with app.app_context(), db.session_scope(app) as session:
+        audited = session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.event == "reminders.resealed")
+        ).all()
+        assert [(e.actor, json.loads(e.details)) for e in audited] == [("cli", {"count": 4})]
+    again = runner.invoke(reminders_cli, ["reseal"])
+    assert again.exit_code == 0, again.output
+    assert "re-sealed: 0, still in clear: 0" in again.output
+
+
+def test_reseal_works_in_batches(app: Any, setup_dept: str) -> None:
+    from tests.certs.conftest import id_number
+
+    for i in range(5):
+        subscribe_in_clear(app, id_number(f"3501021990030712{i}"), f"holder{i}@example.cn")
+    progress: list[int] = []
+    assert reseal_legacy(app, batch=2, progress=progress.append) == 5
+    assert progress == [2, 2, 1]
+    assert all(clear is None for clear, _ in stored_rows(app))
+
+
+def test_reseal_never_overwrites_a_newer_address(app: Any, setup_dept: str) -> None:
+    from authority import db
+
+    subscribe_in_clear(app, PERSON_ID, "old@example.cn")
+    with app.app_context(), db.session_scope(app) as stale:
+        sub = stale.scalars(sa.select(ReminderSubscription)).one()
+        # Meanwhile the holder gives a new address on the page.
+        with db.session_scope(app) as page:
+            seal_email(page.scalars(sa.select(ReminderSubscription)).one(), "new@example.cn")
+        assert reseal(stale, sub) is False
+    [(clear, cipher)] = stored_rows(app)
+    assert clear is None and opened(app, cipher) == "new@example.cn"
 
 
 def test_smtp_requires_starttls_by_default(app: Any, setup_dept: str) -> None:

@@ -37,8 +37,8 @@ def make_person(
     totp_secret: str | None = None,
 ) -> int:
     """Create a person directly in the database; returns its id."""
-    from authority import db
-    from oidc import accounts, pii
+    from authority import db, pii
+    from oidc import accounts
 
     with app.app_context(), db.session_scope(app) as session:
         person = accounts.create_person(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from authority import db
+from authority import db, pii
 from keys.errors import DecryptionError
-from oidc import accounts, pii
+from oidc import accounts
 from oidc.accounts import Person
 from tests.oidc.accounts_support import (
     ID1,

@@ -211,7 +211,7 @@ def test_step_up_upgrades_a_password_session_without_the_password(app, client):
     assert acr == accounts.ACR_PASSWORD and amr == ["pwd"]
     # The person enrols TOTP later (directly here; the page is tested elsewhere).
     with app.app_context(), db.session_scope(app) as session:
-        from oidc import pii
+        from authority import pii
 
         session.get(Person, person_id).totp_secret_cipher = pii.encrypt(SECRET, field="totp_secret")
     old_cookie = client.get_cookie(sessions.COOKIE).value

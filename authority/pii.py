@@ -13,13 +13,18 @@
 
 Rotating the KEK therefore means re-encrypting these columns and re-computing the
 indexes (the version byte lets old and new ciphertexts coexist during that job).
+
+Used by oidc/ (ID numbers, phone numbers, TOTP secrets, throttle keys) and certs/
+(reminder e-mail addresses). The labels, the version byte and the associated-data
+format are part of the stored data: changing any of them makes every existing
+ciphertext and blind index unreadable (tests/authority/test_pii.py pins them).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app, g, has_app_context
+from flask import Flask, current_app, g, has_app_context
 
 from authority.keystore import EXTENSION_KEY as KEK_EXTENSION
 from keys.keystore import KeyEncryptionKey
@@ -46,14 +51,19 @@ class PiiKeys:
         return "PiiKeys(<redacted>)"
 
 
+def keys_for(app: Flask) -> PiiKeys:
+    """Sub-keys derived from ``app``'s key-encryption key (for jobs without an app context)."""
+    kek: KeyEncryptionKey = app.extensions[KEK_EXTENSION]
+    return PiiKeys.derive(kek)
+
+
 def current_keys() -> PiiKeys:
-    """Sub-keys derived from the current app's key-encryption key."""
-    cached: PiiKeys | None = g.get("_oidc_pii_keys") if has_app_context() else None
+    """Sub-keys derived from the current app's key-encryption key (kept per app context)."""
+    cached: PiiKeys | None = g.get("_authority_pii_keys") if has_app_context() else None
     if cached is None:
-        kek: KeyEncryptionKey = current_app.extensions[KEK_EXTENSION]
-        cached = PiiKeys.derive(kek)
+        cached = keys_for(current_app)
         if has_app_context():
-            g._oidc_pii_keys = cached
+            g._authority_pii_keys = cached
     return cached
 
 
