@@ -21,8 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -116,6 +116,16 @@ def _locked_head(session: Session) -> tuple[int, str]:
     return (head.seq, head.hash) if head else (0, GENESIS_HASH)
 
 
+@dataclass(frozen=True)
+class Event:
+    """One event to append: see :func:`record` for the fields."""
+
+    event: str
+    actor: str | None = None
+    subject: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
 def record(
     session: Session,
     event: str,
@@ -132,39 +142,75 @@ def record(
     caller's pending ORM changes are flushed first (their ids may be in ``details``);
     the entry itself is written with one Core INSERT and returned detached.
     """
-    if not EVENT_NAME.match(event) or len(event) > 100:
-        raise AuditError(f"audit event must be a dotted lower-case name, not {event!r}")
-    for name, value in (("actor", actor), ("subject", subject)):
-        if value is not None and (not isinstance(value, str) or len(value) > MAX_FIELD):
-            raise AuditError(f"audit {name} must be a string of at most {MAX_FIELD} characters")
-    details = dict(details or {})
-    try:
-        details_text = canonical_json(details)
-    except (TypeError, ValueError) as exc:
-        raise AuditError(f"audit details must be plain JSON: {exc}") from None
+    (entry,) = record_many(session, [Event(event, actor, subject, dict(details or {}))])
+    return entry
+
+
+def record_many(session: Session, events: list[Event]) -> list[AuditEntry]:
+    """Append ``events`` in order, chained one after the other: one lock, one head read
+    and one INSERT for all of them. Every event is checked before anything is written."""
+    texts = [_checked_details(e) for e in events]
+    if not events:
+        return []
     session.flush()
     last_seq, prev_hash = _locked_head(session)
-    created_at = utcnow()
-    canonical = canonical_entry(
-        seq=last_seq + 1,
-        time=created_at,
-        event=event,
-        actor=actor,
-        subject=subject,
-        details=details,
-    )
-    values = {
-        "seq": last_seq + 1,
-        "created_at": created_at,
-        "event": event,
-        "actor": actor,
-        "subject": subject,
-        "details": details_text,
-        "prev_hash": prev_hash,
-        "hash": chain_hash(prev_hash, canonical),
-    }
-    session.execute(sa.insert(AuditEntry.__table__), values)
-    return AuditEntry(**values)
+    rows: list[dict[str, Any]] = []
+    for e, details_text in zip(events, texts, strict=True):
+        created_at = utcnow()
+        last_seq += 1
+        canonical = canonical_entry(
+            seq=last_seq,
+            time=created_at,
+            event=e.event,
+            actor=e.actor,
+            subject=e.subject,
+            details=e.details,
+        )
+        row = {
+            "seq": last_seq,
+            "created_at": created_at,
+            "event": e.event,
+            "actor": e.actor,
+            "subject": e.subject,
+            "details": details_text,
+            "prev_hash": prev_hash,
+            "hash": chain_hash(prev_hash, canonical),
+        }
+        prev_hash = row["hash"]
+        rows.append(row)
+    session.execute(sa.insert(AuditEntry.__table__), rows)
+    return [AuditEntry(**row) for row in rows]
+
+
+def _checked_details(e: Event) -> str:
+    """The canonical text of ``e``'s details, after checking every field (AuditError)."""
+    if not isinstance(e.event, str) or not EVENT_NAME.match(e.event) or len(e.event) > 100:
+        raise AuditError(f"audit event must be a dotted lower-case name, not {e.event!r}")
+    for name, value in (("actor", e.actor), ("subject", e.subject)):
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_FIELD):
+            raise AuditError(f"audit {name} must be a string of at most {MAX_FIELD} characters")
+    try:
+        return canonical_json(e.details)
+    except (TypeError, ValueError) as exc:
+        raise AuditError(f"audit details must be plain JSON: {exc}") from None
+
+
+# ---------------------------------------------------------------- events recorded late
+
+#: Functions that append events their package recorded late (from an outbox), each
+#: ``fn(session) -> int`` (how many it appended). Readers of the log run them first.
+_LATE_SOURCES: dict[str, Callable[[Session], int]] = {}
+
+
+def register_late_source(fn: Callable[[Session], int]) -> Callable[[Session], int]:
+    """Register an outbox drain (usable as a decorator; registering twice is harmless)."""
+    _LATE_SOURCES[f"{fn.__module__}.{fn.__qualname__}"] = fn
+    return fn
+
+
+def append_late_events(session: Session) -> int:
+    """Append every event still waiting in a package's outbox; how many were appended."""
+    return sum(fn(session) for fn in _LATE_SOURCES.values())
 
 
 @dataclass(frozen=True)

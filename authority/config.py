@@ -134,6 +134,7 @@ FOREIGN_VARS = frozenset(
         "AUTHORITY_OIDC_REFRESH_TOKEN_TTL",
         "AUTHORITY_OIDC_REFRESH_GRACE",
         "AUTHORITY_OIDC_ID_TOKEN_TTL",
+        "AUTHORITY_OIDC_ISSUANCE_AUDIT",
         # certs/settings.py (holder directory, expiry reminders, SMTP notifier).
         "AUTHORITY_CERTS_REMINDER_DAYS",
         "AUTHORITY_CERTS_REMINDER_THRESHOLDS",

@@ -74,7 +74,11 @@ WORKER_CLASS = "sync"
 
 
 def app_env(db_url: str, instance: str, issuer: str) -> dict[str, str]:
-    return harness.app_env(db_url, instance, issuer, kek=KEK, secret_key=SECRET_KEY)
+    env = harness.app_env(db_url, instance, issuer, kek=KEK, secret_key=SECRET_KEY)
+    # As in production: issuance entries chained by each worker's background sealer
+    # (AUTHORITY_ENV=testing would otherwise chain them inside the token request).
+    env["AUTHORITY_OIDC_ISSUANCE_AUDIT"] = "background"
+    return env
 
 
 def make_app(db_url: str, instance: str, issuer: str) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask, current_app
 
 REGISTRATION_POLICIES = ("open", "token")
+ISSUANCE_AUDIT_MODES = ("background", "inline")
 
 
 class OIDCConfigError(Exception):
@@ -42,11 +43,20 @@ class OIDCSettings:
     refresh_grace: int = 10
     #: AUTHORITY_OIDC_ID_TOKEN_TTL: lifetime of an ID token, seconds.
     id_token_ttl: int = 600
+    #: AUTHORITY_OIDC_ISSUANCE_AUDIT: who chains the ``oidc.token.issued`` entries of the
+    #: token rows (oidc/token_audit.py): ``background`` (a thread per process; the
+    #: default) or ``inline`` (the token request, after its commit; the default when
+    #: AUTHORITY_ENV=testing, so tests see entries at once).
+    issuance_audit: str = "background"
 
     def validate(self) -> OIDCSettings:
         if self.registration not in REGISTRATION_POLICIES:
             raise OIDCConfigError(
                 "AUTHORITY_OIDC_REGISTRATION must be one of " + ", ".join(REGISTRATION_POLICIES)
+            )
+        if self.issuance_audit not in ISSUANCE_AUDIT_MODES:
+            raise OIDCConfigError(
+                "AUTHORITY_OIDC_ISSUANCE_AUDIT must be one of " + ", ".join(ISSUANCE_AUDIT_MODES)
             )
         for f in fields(self):
             value = getattr(self, f.name)
@@ -72,6 +82,7 @@ ENV_VARS: dict[str, str] = {
     "AUTHORITY_OIDC_REFRESH_TOKEN_TTL": "refresh_token_ttl",
     "AUTHORITY_OIDC_REFRESH_GRACE": "refresh_grace",
     "AUTHORITY_OIDC_ID_TOKEN_TTL": "id_token_ttl",
+    "AUTHORITY_OIDC_ISSUANCE_AUDIT": "issuance_audit",
 }
 
 
@@ -90,7 +101,7 @@ def oidc_settings_from_env(environ: Mapping[str, str] | None = None) -> OIDCSett
         if name not in environ:
             continue
         raw = environ[name]
-        if field_name == "registration":
+        if field_name in ("registration", "issuance_audit"):
             values[field_name] = raw.strip().lower()
         else:
             try:
@@ -114,6 +125,13 @@ def init_app(app: Flask) -> None:
         # The quick start (`make run`) lets any RP library register itself; production
         # and testing keep the initial-access-token default.
         settings = replace(settings, registration="open")
+    if (
+        "AUTHORITY_OIDC_ISSUANCE_AUDIT" not in os.environ
+        and shell is not None
+        and shell.env == "testing"
+    ):
+        # Tests read the audit log right after a token request.
+        settings = replace(settings, issuance_audit="inline")
     app.extensions[EXTENSION_KEY] = settings
 
 

@@ -37,10 +37,10 @@ from oidc import (
     registration,
     sessions,
     subjects,
-    tokens,
+    token_audit,
 )
 from oidc.config import oidc_settings
-from oidc.provider import ALL_AUTH_METHODS, endpoint_url, issuer, pending_audit, server
+from oidc.provider import ALL_AUTH_METHODS, endpoint_url, issuer, server
 from oidc.tokens import AuthenticatedUser
 
 protocol = Blueprint("oidc", __name__, template_folder="templates")
@@ -412,9 +412,8 @@ def consent() -> BaseResponse | tuple[str, int]:
 @protocol.route("/token", methods=["POST"])
 def token() -> Response:
     response = server().create_token_response()
-    session = db.session()
-    tokens.record_pending(session, pending_audit())
-    session.commit()
+    db.session().commit()
+    token_audit.after_token_commit()
     return response
 
 

@@ -37,11 +37,11 @@ from authlib.oauth2.rfc7636 import CodeChallenge, create_s256_code_challenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from joserfc.jwk import KeySet
 
 from authority import db
-from oidc import client_cache, clients, jwks, subjects, tokens
+from oidc import client_cache, clients, jwks, subjects, token_audit, tokens
 from oidc.clients import Client
 from oidc.config import oidc_settings
 
@@ -164,11 +164,11 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         scope = " ".join(requested or client.scopes)
         session = db.session()
         if session.get_bind().dialect.name == "postgresql":
-            # This transaction only adds rows (the token and its audit entry). If a crash
-            # loses it, the client holds a token that never existed, which is refused
-            # everywhere, and simply asks again: nothing security-relevant is lost. Not
-            # waiting for the WAL flush shortens the time the audit chain's lock is held,
-            # which is what bounds token throughput (docs/oidc.md, "Performance").
+            # This transaction only adds rows (the token and its audit outbox row). If a
+            # crash loses it, the client holds a token that never existed, which is
+            # refused everywhere, and simply asks again: nothing security-relevant is
+            # lost. Not waiting for the WAL flush keeps the worker from idling on every
+            # request (docs/oidc.md, "Performance").
             session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
         token = self.generate_token(scope=scope, include_refresh_token=False)
         self.save_token(token)
@@ -397,25 +397,15 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
             refresh_ttl=oidc_settings().refresh_token_ttl,
             code_id=code.id if code is not None else None,
             parent=parent,
-            pending_audit=pending_audit(),
         )
     except tokens.StaleClient:
         # The client was disabled, deleted or changed after it was read: undo this
         # request's writes (a code stays unspent) and refuse; a retry reads the row.
         client_cache.cache().forget(request.client.client_id)
         db.session().rollback()
-        pending_audit().clear()
         raise InvalidClientError(
             description="the client's registration changed; try again", status_code=401
         ) from None
-
-
-def pending_audit() -> list[dict[str, Any]]:
-    """Audit entries of this request to record just before its commit (oidc.tokens)."""
-    if "_oidc_pending_audit" not in g:
-        g._oidc_pending_audit = []
-    pending: list[dict[str, Any]] = g._oidc_pending_audit
-    return pending
 
 
 def _query_client(client_id: str) -> Client | None:
@@ -428,6 +418,7 @@ def build_server(app: Flask) -> AuthorizationServer:
     """The authorization server of ``app``: grants, auth methods, endpoints, extensions."""
     server = AuthorizationServer()
     client_cache.init_app(app)
+    token_audit.init_app(app)
     server.init_app(app, query_client=_query_client, save_token=_save_token)
     # Unknown scopes in an authorization request are ignored, not refused (RFC 6749 §3.3
     # lets the server narrow the scope; many RP libraries ask for "email" by default):

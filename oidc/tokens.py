@@ -273,12 +273,34 @@ _TOKEN_COLUMNS = (
 )  # fmt: skip
 
 
-def _insert_token_statement() -> Any:
+class TokenAuditOutbox(Base):
+    """Issued tokens whose ``oidc.token.issued`` entry is not in the audit chain yet
+    (oidc/token_audit.py). A copy of what the entry says: no join, no foreign key."""
+
+    __tablename__ = "oidc_token_audit_outbox"
+
+    token_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    client_id: Mapped[str] = mapped_column(sa.String(64))
+    person_id: Mapped[int | None] = mapped_column(sa.Integer)
+    grant_type: Mapped[str] = mapped_column(sa.String(32))
+    scope: Mapped[str] = mapped_column(sa.Text)
+    family: Mapped[str] = mapped_column(sa.String(32))
+    refresh: Mapped[bool] = mapped_column(sa.Boolean)
+    issued_at: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+_OUTBOX_COLUMNS = (
+    "token_id", "client_id", "person_id", "grant_type", "scope", "family", "refresh", "issued_at",
+)  # fmt: skip
+
+
+def _insert_token_statement(*, with_outbox: bool) -> Any:
     """INSERT ... SELECT <values> WHERE <the client row is as read> RETURNING id.
 
     One round trip writes the token and re-checks the client it is issued to, so a
     cached copy of a client (oidc.client_cache) can never issue a token that the
-    current row would refuse.
+    current row would refuse. ``with_outbox`` (PostgreSQL, whose CTEs may hold an
+    INSERT): the same statement also adds the token's audit outbox row.
     """
     table = Token.__table__
     clients_table = Client.__table__
@@ -288,14 +310,23 @@ def _insert_token_statement() -> Any:
         clients_table.c.version == sa.bindparam("client_version"),
         clients_table.c.disabled.is_(False),
     )
+    insert = sa.insert(table).from_select(list(_TOKEN_COLUMNS), values.where(current))
+    if not with_outbox:
+        return insert.returning(table.c.id)
+    written = insert.returning(
+        table.c.id, table.c.client_id, table.c.person_id, table.c.grant_type, table.c.scope,
+        table.c.family, table.c.refresh_digest.is_not(None).label("refresh"), table.c.issued_at,
+    ).cte("written")  # fmt: skip
+    outbox = TokenAuditOutbox.__table__
     return (
-        sa.insert(table)
-        .from_select(list(_TOKEN_COLUMNS), values.where(current))
-        .returning(table.c.id)
+        sa.insert(outbox)
+        .from_select(list(_OUTBOX_COLUMNS), sa.select(*written.c))
+        .returning(outbox.c.token_id)
     )
 
 
-_INSERT_TOKEN = _insert_token_statement()
+_INSERT_TOKEN_AND_OUTBOX = _insert_token_statement(with_outbox=True)
+_INSERT_TOKEN = _insert_token_statement(with_outbox=False)
 
 
 def save_token(
@@ -308,23 +339,19 @@ def save_token(
     refresh_ttl: int,
     code_id: int | None = None,
     parent: Token | None = None,
-    pending_audit: list[dict[str, Any]] | None = None,
 ) -> int:
-    """Store an issued token response (digests only), audit it, and return its row id.
+    """Store an issued token response (digests only) and return its row id.
 
-    Raises :class:`StaleClient`, writing nothing, if ``client`` no longer matches its
-    row (see :func:`_insert_token_statement`).
-
-    With ``pending_audit``, the audit entry is appended there for the caller to record
-    just before it commits (:func:`record_pending`): the audit chain's lock is held
-    from ``audit.record`` to COMMIT, so recording last keeps ID-token signing and
-    response building outside it.
+    With the row goes its audit outbox row (:class:`TokenAuditOutbox`): the
+    ``oidc.token.issued`` entry is chained by oidc/token_audit.py after the commit (a
+    transactional outbox), so the token endpoint never takes the audit chain's lock. Raises
+    :class:`StaleClient`, writing nothing, if ``client`` no longer matches its row
+    (see :func:`_insert_token_statement`).
     """
     now = int(time.time())
     refresh = token.get("refresh_token")
-    client_id = client.client_id
     values = {
-        "client_id": client_id,
+        "client_id": client.client_id,
         "grant_type": grant_type,
         "person_id": user.person_id if user else None,
         "acting_org_id": user.acting_org_id if user else None,
@@ -340,30 +367,26 @@ def save_token(
         "auth_time": user.auth_time if user else None,
         "acr": user.acr if user else None,
         "amr": (" ".join(user.amr) or None) if user else None,
+        "client_version": client.version,
     }
-    # One Core INSERT ... RETURNING: the hottest write of the token endpoint, without
-    # the ORM's unit of work (nothing later in the request needs the row object).
-    token_id = session.execute(
-        _INSERT_TOKEN, {**values, "client_version": client.version}
-    ).scalar_one_or_none()
+    # Core INSERTs, not the ORM's unit of work (nothing later in the request needs the
+    # row object): on PostgreSQL one statement writes the token and its outbox row.
+    if session.get_bind().dialect.name == "postgresql":
+        token_id = session.execute(_INSERT_TOKEN_AND_OUTBOX, values).scalar_one_or_none()
+        if token_id is None:
+            raise StaleClient(client.client_id)
+        return int(token_id)
+    token_id = session.execute(_INSERT_TOKEN, values).scalar_one_or_none()
     if token_id is None:
-        raise StaleClient(client_id)
-    entry = {
-        "event": "oidc.token.issued",
-        "actor": client_id,
-        "subject": f"person:{user.person_id}" if user else None,
-        "details": {
+        raise StaleClient(client.client_id)
+    session.execute(
+        sa.insert(TokenAuditOutbox.__table__),
+        {
             "token_id": token_id,
-            "grant_type": grant_type,
-            "scope": values["scope"],
-            "family": values["family"],
             "refresh": refresh is not None,
+            **{k: values[k] for k in _OUTBOX_COLUMNS if k in values},
         },
-    }
-    if pending_audit is not None:
-        pending_audit.append(entry)
-    else:
-        audit.record(session, **entry)
+    )
     return int(token_id)
 
 
@@ -437,6 +460,8 @@ def spend_refresh(session: Session, row: Token) -> None:
 def revoke(session: Session, row: Token, *, reason: str, actor: str | None = None) -> None:
     """Revoke one token row (its access and refresh token) and audit it."""
     if row.revoked_at is None:
+        # Its issuance (maybe still in the outbox) goes into the chain before this.
+        audit.append_late_events(session)
         row.revoked_at = int(time.time())
         audit.record(
             session,
@@ -465,9 +490,3 @@ def revoke_where(session: Session, condition: Any, *, reason: str, actor: str | 
     for row in rows:
         revoke(session, row, reason=reason, actor=actor)
     return len(rows)
-
-
-def record_pending(session: Session, pending: list[dict[str, Any]]) -> None:
-    """Write audit entries deferred by :func:`save_token` (call right before commit)."""
-    while pending:
-        audit.record(session, **pending.pop(0))

@@ -12,7 +12,7 @@ from authority import db
 from authority.models import AuditEntry
 from oidc import clients
 from oidc.client_cache import EXTENSION_KEY
-from oidc.tokens import Token
+from oidc.tokens import Token, TokenAuditOutbox
 from tests.oidc.provider_support import make_client, token_request
 
 CC = {"grant_type": "client_credentials"}
@@ -35,8 +35,8 @@ def department_client(app: Any) -> tuple[str, str]:
     return client_id, secret
 
 
-def _written(app: Any, client_id: str) -> tuple[int, int]:
-    """(token rows of the client, oidc.token.issued audit entries)."""
+def _written(app: Any, client_id: str) -> tuple[int, int, int]:
+    """(token rows of the client, oidc.token.issued audit entries, audit outbox rows)."""
     with app.app_context(), db.session_scope(app) as session:
         tokens = session.scalar(
             sa.select(sa.func.count()).select_from(Token).where(Token.client_id == client_id)
@@ -46,7 +46,12 @@ def _written(app: Any, client_id: str) -> tuple[int, int]:
             .select_from(AuditEntry)
             .where(AuditEntry.event == "oidc.token.issued", AuditEntry.actor == client_id)
         )
-        return int(tokens or 0), int(issued or 0)
+        outbox = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(TokenAuditOutbox)
+            .where(TokenAuditOutbox.client_id == client_id)
+        )
+        return int(tokens or 0), int(issued or 0), int(outbox or 0)
 
 
 def _change(app: Any, client_id: str, **fields: Any) -> None:
