@@ -190,6 +190,25 @@ def rp(app: Any) -> tuple[str, str | None]:
     return make_client(app)
 
 
+#: The credit code the department test clients are bound to.
+DEPARTMENT = "91110105MA01ABCD5F"
+
+
+@pytest.fixture
+def department_client(app: Any) -> tuple[str, str]:
+    """A department system: client credentials, licenses:issue and licenses:status."""
+    client_id, secret = make_client(
+        app,
+        grant_types=["client_credentials"],
+        response_types=[],
+        redirect_uris=None,
+        scope="licenses:issue licenses:status",
+        department=DEPARTMENT,
+    )
+    assert secret is not None
+    return client_id, secret
+
+
 @pytest.fixture
 def browser_client(app: Any, person: int) -> Any:
     """A test client logged in as the person through the login form."""

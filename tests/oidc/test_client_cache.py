@@ -13,26 +13,16 @@ from authority.models import AuditEntry
 from oidc import clients
 from oidc.client_cache import EXTENSION_KEY
 from oidc.tokens import Token, TokenAuditOutbox
-from tests.oidc.provider_support import make_client, token_request
+from tests.oidc.provider_support import token_request
 
 CC = {"grant_type": "client_credentials"}
 
 
-@pytest.fixture
-def department_client(app: Any) -> tuple[str, str]:
-    # A copy that stays fresh for the whole test, so every request after the first
-    # one takes the cached path whatever the machine's speed.
+@pytest.fixture(autouse=True)
+def long_lived_copies(app: Any) -> None:
+    """Copies stay fresh for the whole test, so every request after the first takes the
+    cached path whatever the machine's speed."""
     app.extensions[EXTENSION_KEY].ttl = 3600.0
-    client_id, secret = make_client(
-        app,
-        grant_types=["client_credentials"],
-        response_types=[],
-        redirect_uris=None,
-        scope="licenses:issue licenses:status",
-        department="91110105MA01ABCD5F",
-    )
-    assert secret is not None
-    return client_id, secret
 
 
 def _written(app: Any, client_id: str) -> tuple[int, int, int]:

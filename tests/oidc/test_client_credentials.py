@@ -9,20 +9,6 @@ import pytest
 
 from tests.oidc.provider_support import make_client, token_request
 
-DEPARTMENT = "91110105MA01ABCD5F"
-
-
-@pytest.fixture
-def department_client(app: Any) -> tuple[str, str | None]:
-    return make_client(
-        app,
-        grant_types=["client_credentials"],
-        response_types=[],
-        redirect_uris=None,
-        scope="licenses:issue licenses:status",
-        department=DEPARTMENT,
-    )
-
 
 def test_client_credentials_basic(client: Any, department_client: Any) -> None:
     client_id, secret = department_client

@@ -17,27 +17,13 @@ from authority.models import AuditEntry
 from oidc import config as oidc_config
 from oidc.token_audit import EXTENSION_KEY
 from oidc.tokens import Token, TokenAuditOutbox
-from tests.oidc.provider_support import make_client, token_request
+from tests.oidc.provider_support import token_request
 
 CC = {"grant_type": "client_credentials"}
 
 
 def _basic(client_id: str, secret: str) -> str:
     return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-
-
-@pytest.fixture
-def department_client(app: Any) -> tuple[str, str]:
-    client_id, secret = make_client(
-        app,
-        grant_types=["client_credentials"],
-        response_types=[],
-        redirect_uris=None,
-        scope="licenses:issue",
-        department="91110105MA01ABCD5F",
-    )
-    assert secret is not None
-    return client_id, secret
 
 
 @pytest.fixture
