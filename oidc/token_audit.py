@@ -63,10 +63,6 @@ _PENDING = (
 def seal_pending(session: Session) -> int:
     """Chain the issuance entries waiting in the outbox (in ``session``'s transaction,
     oldest first, in batches) and empty it; how many were chained."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Losing this transaction in a crash loses nothing: the outbox rows come back
-        # with it and the next round chains them. So it need not wait for the WAL flush.
-        session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
     total = 0
     while True:
         rows = session.execute(_PENDING).all()
@@ -143,8 +139,14 @@ class Sealer:
             time.sleep(REST_SECONDS)
 
     def seal(self) -> int:
-        """Chain the whole outbox now; how many entries were chained."""
+        """Chain the whole outbox now, in a transaction of its own; how many entries."""
         with self.app.app_context(), db.session_scope(self.app) as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Losing this transaction in a crash loses nothing: the outbox rows come
+                # back with it and the next round chains them. So it need not wait for
+                # the WAL flush. (Not in seal_pending: a revocation calls that inside its
+                # own transaction, which must be durable.)
+                session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
             return seal_pending(session)
 
 
