@@ -1,8 +1,8 @@
 """Token endpoint throughput and login-to-token latency, under gunicorn on PostgreSQL.
 
-    .venv/bin/python bench/oidc.py [--duration 10] [--rounds 3] [--concurrency 8] [--flows 30] [--json]
+    .venv/bin/python bench/oidc.py [--duration 10] [--rounds 3] [--concurrency 8]
+                                    [--flows 30] [--json] [--profile]
                                     [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
-                                    [--profile]
 
 What it does:
 
