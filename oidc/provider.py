@@ -20,7 +20,6 @@ import hmac
 import time
 from typing import Any, ClassVar
 
-import sqlalchemy as sa
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import (
     InvalidClientError,
@@ -162,14 +161,6 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         if not set(requested) <= set(client.scopes):
             raise InvalidScopeError("the client is not registered for the requested scope")
         scope = " ".join(requested or client.scopes)
-        session = db.session()
-        if session.get_bind().dialect.name == "postgresql":
-            # This transaction only adds rows (the token and its audit outbox row). If a
-            # crash loses it, the client holds a token that never existed, which is
-            # refused everywhere, and simply asks again: nothing security-relevant is
-            # lost. Not waiting for the WAL flush keeps the worker from idling on every
-            # request (docs/oidc.md, "Performance").
-            session.execute(sa.text("SET LOCAL synchronous_commit TO OFF"))
         token = self.generate_token(scope=scope, include_refresh_token=False)
         self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER
@@ -397,6 +388,13 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
             refresh_ttl=oidc_settings().refresh_token_ttl,
             code_id=code.id if code is not None else None,
             parent=parent,
+            # A client-credentials transaction only adds rows (the token and its audit
+            # outbox row). If a crash loses it, the client holds a token that never
+            # existed, which is refused everywhere, and simply asks again: nothing
+            # security-relevant is lost, so its commit need not wait for the WAL flush
+            # (docs/oidc.md, "Performance"). Codes and refresh tokens change state: those
+            # commits are durable.
+            flush_wal=grant_type != "client_credentials",
         )
     except tokens.StaleClient:
         # The client was disabled, deleted or changed after it was read: undo this

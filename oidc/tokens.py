@@ -294,13 +294,16 @@ _OUTBOX_COLUMNS = (
 )  # fmt: skip
 
 
-def _insert_token_statement(*, with_outbox: bool) -> Any:
+def _insert_token_statement(*, with_outbox: bool, flush_wal: bool = True) -> Any:
     """INSERT ... SELECT <values> WHERE <the client row is as read> RETURNING id.
 
     One round trip writes the token and re-checks the client it is issued to, so a
     cached copy of a client (oidc.client_cache) can never issue a token that the
     current row would refuse. ``with_outbox`` (PostgreSQL, whose CTEs may hold an
-    INSERT): the same statement also adds the token's audit outbox row.
+    INSERT): the same statement also adds the token's audit outbox row. Without
+    ``flush_wal`` (PostgreSQL) it also sets ``synchronous_commit`` off for its
+    transaction, as ``SET LOCAL`` would, without a round trip of its own: the volatile
+    ``set_config`` in its FROM clause runs once, for the one row it selects.
     """
     table = Token.__table__
     clients_table = Client.__table__
@@ -310,6 +313,11 @@ def _insert_token_statement(*, with_outbox: bool) -> Any:
         clients_table.c.version == sa.bindparam("client_version"),
         clients_table.c.disabled.is_(False),
     )
+    if not flush_wal:
+        no_flush = sa.select(
+            sa.func.set_config("synchronous_commit", "off", sa.true()).label("setting")
+        ).subquery("no_wal_flush")
+        values = values.select_from(no_flush)
     insert = sa.insert(table).from_select(list(_TOKEN_COLUMNS), values.where(current))
     if not with_outbox:
         return insert.returning(table.c.id)
@@ -326,6 +334,7 @@ def _insert_token_statement(*, with_outbox: bool) -> Any:
 
 
 _INSERT_TOKEN_AND_OUTBOX = _insert_token_statement(with_outbox=True)
+_INSERT_TOKEN_AND_OUTBOX_NO_FLUSH = _insert_token_statement(with_outbox=True, flush_wal=False)
 _INSERT_TOKEN = _insert_token_statement(with_outbox=False)
 
 
@@ -339,12 +348,15 @@ def save_token(
     refresh_ttl: int,
     code_id: int | None = None,
     parent: Token | None = None,
+    flush_wal: bool = True,
 ) -> int:
     """Store an issued token response (digests only) and return its row id.
 
     With the row goes its audit outbox row (:class:`TokenAuditOutbox`): the
     ``oidc.token.issued`` entry is chained by oidc/token_audit.py after the commit (a
-    transactional outbox), so the token endpoint never takes the audit chain's lock. Raises
+    transactional outbox), so the token endpoint never takes the audit chain's lock.
+    ``flush_wal=False`` lets the transaction commit without waiting for the WAL flush
+    (PostgreSQL; only for transactions that merely add rows). Raises
     :class:`StaleClient`, writing nothing, if ``client`` no longer matches its row
     (see :func:`_insert_token_statement`).
     """
@@ -372,7 +384,8 @@ def save_token(
     # Core INSERTs, not the ORM's unit of work (nothing later in the request needs the
     # row object): on PostgreSQL one statement writes the token and its outbox row.
     if session.get_bind().dialect.name == "postgresql":
-        token_id = session.execute(_INSERT_TOKEN_AND_OUTBOX, values).scalar_one_or_none()
+        statement = _INSERT_TOKEN_AND_OUTBOX if flush_wal else _INSERT_TOKEN_AND_OUTBOX_NO_FLUSH
+        token_id = session.execute(statement, values).scalar_one_or_none()
         if token_id is None:
             raise StaleClient(client.client_id)
         return int(token_id)

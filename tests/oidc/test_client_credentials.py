@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from tests.oidc.provider_support import make_client, token_request
 
@@ -130,3 +131,35 @@ def test_token_issuance_is_audited_without_the_token(
         entries = audit.recent(session, limit=10, event="oidc.token.issued")
         assert entries and entries[0].actor == client_id
         assert token["access_token"] not in entries[0].details
+
+
+@pytest.mark.parametrize("flush_wal", [True, False])
+def test_only_insert_only_transactions_skip_the_wal_flush(
+    app: Any, department_client: Any, flush_wal: bool
+) -> None:
+    """The token INSERT itself turns synchronous_commit off (no SET LOCAL round trip),
+    and only when asked to (client credentials), for its own transaction only."""
+    from authority import db
+    from oidc import clients, tokens
+
+    if db.engine(app).dialect.name != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    client_id, _ = department_client
+    with app.app_context(), db.session_scope(app) as session:
+        client = clients.find(session, client_id)
+        assert client is not None
+        before = session.execute(sa.text("SHOW synchronous_commit")).scalar_one()
+        tokens.save_token(
+            session,
+            {"access_token": "a" * 43, "expires_in": 600, "scope": "licenses:issue"},
+            client=client,
+            grant_type="client_credentials",
+            user=None,
+            refresh_ttl=0,
+            flush_wal=flush_wal,
+        )
+        during = session.execute(sa.text("SHOW synchronous_commit")).scalar_one()
+    with app.app_context(), db.session_scope(app) as session:
+        after = session.execute(sa.text("SHOW synchronous_commit")).scalar_one()
+    assert before == after == "on"
+    assert during == ("on" if flush_wal else "off")
