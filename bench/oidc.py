@@ -370,6 +370,7 @@ def main() -> None:
                 results["reference_healthz_wrk"] = median_round(rounds["healthz"])
                 results["client_credentials_wrk"] = median_round(rounds["cc"])
                 results["client_credentials_wrk_rounds"] = [r["rps"] for r in rounds["cc"]]
+                results["reference_healthz_wrk_rounds"] = [r["rps"] for r in rounds["healthz"]]
 
             def cc(session: requests.Session, state: dict[str, Any]) -> bool:
                 r = session.post(
@@ -449,6 +450,8 @@ def print_table(r: dict[str, Any]) -> None:
     if "client_credentials_wrk_rounds" in r:
         each = ", ".join(f"{x:.0f}" for x in r["client_credentials_wrk_rounds"])
         print(f"client_credentials (wrk), each round: {each} req/s (median shown above)")
+        each = ", ".join(f"{x:.0f}" for x in r["reference_healthz_wrk_rounds"])
+        print(f"reference (wrk), each round:          {each} req/s")
     flow = r["login_to_token_ms"]
     print(
         f"login-to-token flow (n={flow['n']}): p50 {flow['p50']:.0f} ms, p95 {flow['p95']:.0f} ms"

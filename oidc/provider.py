@@ -388,13 +388,11 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
             refresh_ttl=oidc_settings().refresh_token_ttl,
             code_id=code.id if code is not None else None,
             parent=parent,
-            # A client-credentials transaction only adds rows (the token and its audit
-            # outbox row). If a crash loses it, the client holds a token that never
-            # existed, which is refused everywhere, and simply asks again: nothing
-            # security-relevant is lost, so its commit need not wait for the WAL flush
-            # (docs/oidc.md, "Performance"). Codes and refresh tokens change state: those
-            # commits are durable.
-            flush_wal=grant_type != "client_credentials",
+            # Client credentials change nothing but add the token (and its audit outbox
+            # row): written and committed on their own, at once (docs/oidc.md,
+            # "Performance"). Codes and refresh tokens change state in the request's
+            # transaction, which commits durably.
+            standalone=grant_type == "client_credentials",
         )
     except tokens.StaleClient:
         # The client was disabled, deleted or changed after it was read: undo this

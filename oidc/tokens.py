@@ -348,15 +348,17 @@ def save_token(
     refresh_ttl: int,
     code_id: int | None = None,
     parent: Token | None = None,
-    flush_wal: bool = True,
+    standalone: bool = False,
 ) -> int:
     """Store an issued token response (digests only) and return its row id.
 
     With the row goes its audit outbox row (:class:`TokenAuditOutbox`): the
     ``oidc.token.issued`` entry is chained by oidc/token_audit.py after the commit (a
     transactional outbox), so the token endpoint never takes the audit chain's lock.
-    ``flush_wal=False`` lets the transaction commit without waiting for the WAL flush
-    (PostgreSQL; only for transactions that merely add rows). Raises
+    ``standalone`` (client credentials, whose grant changes nothing else): on
+    PostgreSQL the token is committed at once, on its own, as the single statement of
+    an autocommit transaction that does not wait for the WAL flush; ``session`` is not
+    used. Only for grants whose transaction would merely add rows. Raises
     :class:`StaleClient`, writing nothing, if ``client`` no longer matches its row
     (see :func:`_insert_token_statement`).
     """
@@ -383,9 +385,16 @@ def save_token(
     }
     # Core INSERTs, not the ORM's unit of work (nothing later in the request needs the
     # row object): on PostgreSQL one statement writes the token and its outbox row.
-    if session.get_bind().dialect.name == "postgresql":
-        statement = _INSERT_TOKEN_AND_OUTBOX if flush_wal else _INSERT_TOKEN_AND_OUTBOX_NO_FLUSH
-        token_id = session.execute(statement, values).scalar_one_or_none()
+    engine = session.get_bind()
+    if engine.dialect.name == "postgresql":
+        if standalone:
+            # One round trip in all: no BEGIN, no COMMIT. If a crash loses it, the
+            # client holds a token that never existed, refused everywhere, with no
+            # audit entry owed; it asks again.
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                token_id = conn.execute(_INSERT_TOKEN_AND_OUTBOX_NO_FLUSH, values).scalar()
+        else:
+            token_id = session.execute(_INSERT_TOKEN_AND_OUTBOX, values).scalar()
         if token_id is None:
             raise StaleClient(client.client_id)
         return int(token_id)

@@ -133,33 +133,53 @@ def test_token_issuance_is_audited_without_the_token(
         assert token["access_token"] not in entries[0].details
 
 
-@pytest.mark.parametrize("flush_wal", [True, False])
-def test_only_insert_only_transactions_skip_the_wal_flush(
-    app: Any, department_client: Any, flush_wal: bool
-) -> None:
-    """The token INSERT itself turns synchronous_commit off (no SET LOCAL round trip),
-    and only when asked to (client credentials), for its own transaction only."""
+def test_client_credentials_tokens_commit_on_their_own(app: Any, department_client: Any) -> None:
+    """A standalone token write is one autocommit statement that turns synchronous_commit
+    off for itself only; the request's own transaction is neither used nor affected."""
     from authority import db
     from oidc import clients, tokens
 
     if db.engine(app).dialect.name != "postgresql":
-        pytest.skip("synchronous_commit is PostgreSQL's")
+        pytest.skip("standalone writes are PostgreSQL's (SQLite writes in the session)")
     client_id, _ = department_client
+    with app.app_context():
+        session = db.session_factory(app)()
+        try:
+            client = clients.find(session, client_id)
+            assert client is not None
+            token_id = tokens.save_token(
+                session,
+                {"access_token": "a" * 43, "expires_in": 600, "scope": "licenses:issue"},
+                client=client,
+                grant_type="client_credentials",
+                user=None,
+                refresh_ttl=0,
+                standalone=True,
+            )
+            # The statement alone, inside a transaction, shows what it sets.
+            session.execute(
+                tokens._INSERT_TOKEN_AND_OUTBOX_NO_FLUSH,
+                {
+                    "client_id": client_id, "grant_type": "client_credentials",
+                    "person_id": None, "acting_org_id": None, "scope": "",
+                    "access_digest": "b" * 64, "refresh_digest": None, "issued_at": 1,
+                    "access_expires_at": 2, "refresh_expires_at": None, "family": "f" * 32,
+                    "code_id": None, "sid": None, "auth_time": None, "acr": None,
+                    "amr": None, "client_version": client.version,
+                },
+            )  # fmt: skip
+            inside = session.execute(sa.text("SHOW synchronous_commit")).scalar_one()
+            session.rollback()  # the request failing afterwards does not undo the token
+        finally:
+            session.close()
+    assert inside == "off"
     with app.app_context(), db.session_scope(app) as session:
-        client = clients.find(session, client_id)
-        assert client is not None
-        before = session.execute(sa.text("SHOW synchronous_commit")).scalar_one()
-        tokens.save_token(
-            session,
-            {"access_token": "a" * 43, "expires_in": 600, "scope": "licenses:issue"},
-            client=client,
-            grant_type="client_credentials",
-            user=None,
-            refresh_ttl=0,
-            flush_wal=flush_wal,
+        kept = session.scalar(sa.select(tokens.Token.id).where(tokens.Token.id == token_id))
+        outbox = session.scalar(
+            sa.select(tokens.TokenAuditOutbox.token_id).where(
+                tokens.TokenAuditOutbox.token_id == token_id
+            )
         )
-        during = session.execute(sa.text("SHOW synchronous_commit")).scalar_one()
-    with app.app_context(), db.session_scope(app) as session:
-        after = session.execute(sa.text("SHOW synchronous_commit")).scalar_one()
-    assert before == after == "on"
-    assert during == ("on" if flush_wal else "off")
+        setting = session.execute(sa.text("SHOW synchronous_commit")).scalar_one()
+    assert kept == token_id and outbox == token_id
+    assert setting == "on"
