@@ -121,9 +121,14 @@ def setup_i18n(app: Flask) -> None:
                 httponly=True,
                 samesite="Lax",
             )
-        # Pages differ by language, so shared caches must key on what chose it.
-        response.vary.add("Accept-Language")
-        response.vary.add("Cookie")
+        # Pages differ by language, so shared caches must key on what chose it. (Set
+        # directly when no Vary yet: werkzeug's vary property re-parses the header on
+        # every change, which the token endpoint felt.)
+        if "Vary" not in response.headers:
+            response.headers["Vary"] = "Accept-Language, Cookie"
+        else:
+            response.vary.add("Accept-Language")
+            response.vary.add("Cookie")
         return response
 
 
