@@ -147,14 +147,19 @@ def get_code(http: Any, client_id: str, **extra: Any) -> tuple[str, dict[str, st
     return result["code"], params
 
 
+def basic_auth(client_id: str, secret: str | None) -> dict[str, str]:
+    """The Authorization header of client_secret_basic."""
+    raw = f"{client_id}:{secret}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
 def token_request(
     http: Any, client_id: str, secret: str | None, data: dict[str, str], *, basic: bool = True
 ) -> Any:
     headers = {}
     body = dict(data)
     if secret is not None and basic:
-        raw = f"{client_id}:{secret}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+        headers = basic_auth(client_id, secret)
     elif secret is not None:
         body.update(client_id=client_id, client_secret=secret)
     else:

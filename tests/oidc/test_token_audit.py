@@ -3,7 +3,6 @@ gets exactly one chained ``oidc.token.issued`` entry, whoever chains it and when
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -17,13 +16,9 @@ from authority.models import AuditEntry
 from oidc import config as oidc_config
 from oidc.token_audit import EXTENSION_KEY
 from oidc.tokens import Token, TokenAuditOutbox
-from tests.oidc.provider_support import token_request
+from tests.oidc.provider_support import basic_auth, token_request
 
 CC = {"grant_type": "client_credentials"}
-
-
-def _basic(client_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
 
 
 @pytest.fixture
@@ -95,7 +90,7 @@ def test_a_token_revoked_before_sealing_has_its_issuance_chained_first(
     revoked = client.post(
         "/revoke",
         data={"token": token, "token_type_hint": "access_token"},
-        headers={"Authorization": _basic(client_id, secret)},
+        headers=basic_auth(client_id, secret),
     )
     assert revoked.status_code == 200
     _, issued, events = _state(app)

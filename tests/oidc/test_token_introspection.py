@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.oidc.provider_support import (
+    basic_auth,
     get_code,
     make_client,
     redeem,
@@ -31,16 +32,9 @@ def _introspect(http: Any, creds: Any, token: str, **extra: str) -> Any:
         else http.post(
             "/introspect",
             data={"token": token, **extra},
-            headers=_basic(client_id, secret),
+            headers=basic_auth(client_id, secret),
         )
     )
-
-
-def _basic(client_id: str, secret: str | None) -> dict[str, str]:
-    import base64
-
-    raw = f"{client_id}:{secret}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
 def test_introspect_own_access_token(browser_client: Any, rp: Any, issued: dict[str, Any]) -> None:
@@ -87,7 +81,7 @@ def test_introspection_needs_client_authentication(browser_client: Any, issued: 
 
 def test_revoke_access_token(browser_client: Any, rp: Any, issued: dict[str, Any]) -> None:
     response = browser_client.post(
-        "/revoke", data={"token": issued["access_token"]}, headers=_basic(*rp)
+        "/revoke", data={"token": issued["access_token"]}, headers=basic_auth(*rp)
     )
     assert response.status_code == 200
     assert _introspect(browser_client, rp, issued["access_token"]).json == {"active": False}
@@ -110,7 +104,7 @@ def test_revoke_refresh_token_revokes_family(
     response = browser_client.post(
         "/revoke",
         data={"token": second["refresh_token"], "token_type_hint": "refresh_token"},
-        headers=_basic(*rp),
+        headers=basic_auth(*rp),
     )
     assert response.status_code == 200
     for token in (issued["access_token"], second["access_token"]):
@@ -118,14 +112,14 @@ def test_revoke_refresh_token_revokes_family(
 
 
 def test_revoking_unknown_token_is_ok(browser_client: Any, rp: Any) -> None:
-    response = browser_client.post("/revoke", data={"token": "nonsense"}, headers=_basic(*rp))
+    response = browser_client.post("/revoke", data={"token": "nonsense"}, headers=basic_auth(*rp))
     assert response.status_code == 200
 
 
 def test_other_client_cannot_revoke(app: Any, browser_client: Any, rp: Any, issued: Any) -> None:
     other = make_client(app)
     response = browser_client.post(
-        "/revoke", data={"token": issued["access_token"]}, headers=_basic(*other)
+        "/revoke", data={"token": issued["access_token"]}, headers=basic_auth(*other)
     )
     assert response.status_code == 400
     assert _introspect(browser_client, rp, issued["access_token"]).json["active"] is True
@@ -135,6 +129,6 @@ def test_unsupported_token_type_hint(browser_client: Any, rp: Any, issued: Any) 
     response = browser_client.post(
         "/revoke",
         data={"token": issued["access_token"], "token_type_hint": "id_token"},
-        headers=_basic(*rp),
+        headers=basic_auth(*rp),
     )
     assert response.status_code == 400 and response.json["error"] == "unsupported_token_type"
