@@ -183,6 +183,17 @@ def _fields(value: Any, error: type[Exception]) -> dict[str, Any]:
     return out
 
 
+def check_content(holder_name: Any, fields: Any) -> None:
+    """Check the two claims an issuer takes from its caller, the holder's name and the
+    fields, against the format's limits; raise ValueError naming the limit broken.
+
+    Lets an issuer refuse a request before it allocates or signs anything. Encoding
+    checks every claim again (:meth:`LicenseClaims.to_map`).
+    """
+    _text(holder_name, "holder_name", None, ValueError)
+    _fields(fields, ValueError)
+
+
 def claims_from_map(value: Any, *, error: type[Exception]) -> LicenseClaims:
     """Check a decoded claims map against docs/license-format.md and build LicenseClaims.
 

@@ -67,6 +67,8 @@ class Sign1:
 
 def protected_header(kid: bytes, content_type: str | None = None) -> bytes:
     """The serialized protected header ``{1: ALG_SM2_SM3, [3: content type,] 4: kid}``."""
+    if content_type is None and type(kid) is bytes and len(kid) == KID_LEN:
+        return _LICENSE_HEADER_START + kid  # what cbor2 writes (a test compares)
     header: dict[int, Any] = {HEADER_ALG: ALG_SM2_SM3, HEADER_KID: kid}
     if content_type is not None:
         header[HEADER_CONTENT_TYPE] = content_type
@@ -116,7 +118,29 @@ def sign1(
         raise ValueError("kid must be 8 bytes")
     protected = protected_header(kid, content_type)
     signature = key.sign_raw(sig_structure(protected, payload), signer_id=SIGNER_ID)
-    return strict_cbor.dumps(cbor2.CBORTag(18, [protected, {}, payload, signature]))
+    return sign1_bytes(protected, payload, signature)
+
+
+# Tag 18, then an array of 4.
+_SIGN1_START = b"\xd2\x84"
+
+
+def sign1_bytes(protected: bytes, payload: bytes, signature: bytes) -> bytes:
+    """``18([protected, {}, payload, signature])`` in deterministic CBOR, written out
+    directly as :func:`sig_structure` is (once per issued license; a test compares it
+    with cbor2)."""
+    return b"".join(
+        (
+            _SIGN1_START,
+            _bstr_head(len(protected)),
+            protected,
+            b"\xa0",  # the empty unprotected map
+            _bstr_head(len(payload)),
+            payload,
+            _bstr_head(len(signature)),
+            signature,
+        )
+    )
 
 
 def parse_sign1(data: bytes, *, error: type[VerifyError], content_type: str | None = None) -> Sign1:

@@ -8,7 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verify.errors import MalformedLicense
-from verify.rfc9285 import ALPHABET, b45decode, b45encode, b45length
+from verify.rfc9285 import (
+    ALPHABET,
+    DIV45_QUOTIENT,
+    DIV45_WORD,
+    b45decode,
+    b45encode,
+    b45length,
+)
 
 # RFC 9285, sections 4.3 and 4.4.
 RFC_EXAMPLES = [
@@ -67,3 +74,23 @@ def test_decoder_agrees_with_package_on_any_text(text: str) -> None:
 @given(st.binary(max_size=600))
 def test_b45length_is_the_encoded_length(data: bytes) -> None:
     assert b45length(len(data)) == len(b45encode(data))
+
+
+def test_encoder_divisions_are_exact_over_their_whole_ranges() -> None:
+    # b45encode divides every 16-bit word by 45, then the quotient by 45 again, as
+    # multiply-and-shift on 32-bit lanes: exact for every value, products below 2**32.
+    mul, shift = DIV45_WORD
+    assert all(n // 45 == (n * mul) >> shift for n in range(65536))
+    assert 65535 * mul < 2**32
+    mul, shift = DIV45_QUOTIENT
+    assert all(q // 45 == (q * mul) >> shift for q in range(65535 // 45 + 1))
+    assert (65535 // 45) * mul < 2**32
+
+
+def test_every_word_encodes_as_the_package_does() -> None:
+    # All 65,536 byte pairs at once (lanes), then each pair on its own.
+    data = b"".join(n.to_bytes(2, "big") for n in range(65536))
+    assert b45encode(data) == base45.b45encode(data).decode()
+    for n in range(0, 65536, 257):
+        pair = n.to_bytes(2, "big")
+        assert b45encode(pair) == base45.b45encode(pair).decode()

@@ -18,10 +18,23 @@ def test_sig_structure_is_deterministic_cbor(size: int) -> None:
     assert cose.sig_structure(protected, payload) == expected
 
 
+@pytest.mark.parametrize("size", [0, 1, 23, 24, 255, 256, 65535, 65536])
+def test_sign1_bytes_is_deterministic_cbor(size: int) -> None:
+    protected, payload, signature = cose.protected_header(b"12345678"), bytes(size), bytes(64)
+    expected = cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, signature]), canonical=True)
+    assert cose.sign1_bytes(protected, payload, signature) == expected
+
+
 def test_protected_header_encoding() -> None:
     header = cose.protected_header(bytes.fromhex("0102030405060708"))
     assert header.hex() == "a2013a0001116f04480102030405060708"
     assert cbor2.loads(header) == {1: -70000, 4: bytes.fromhex("0102030405060708")}
+    # The license header is written out directly; cbor2 agrees for any kid.
+    for kid in (bytes(8), b"\xff" * 8, b"12345678"):
+        expected = cbor2.dumps({1: -70000, 4: kid}, canonical=True)
+        assert cose.protected_header(kid) == expected
+    with_type = cose.protected_header(b"12345678", "application/x")
+    assert cbor2.loads(with_type) == {1: -70000, 3: "application/x", 4: b"12345678"}
 
 
 def _with_protected(vectors: Vectors, protected: bytes) -> bytes:
