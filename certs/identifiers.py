@@ -24,6 +24,7 @@ from dataclasses import dataclass
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _MOD = len(ALPHABET)  # 36
 
+_ISSUER_RE = re.compile(r"[0-9A-Z]{18}")
 TYPE_CODE_RE = re.compile(r"^[A-Z][A-Z0-9]{5,11}$")
 IDENTIFIER_RE = re.compile(
     r"^(?P<type>[A-Z][A-Z0-9]{5,11})-(?P<issuer>[0-9A-Z]{18})-(?P<serial>[0-9]{10})"
@@ -41,6 +42,15 @@ class InvalidIdentifier(ValueError):
         self.reason = reason
 
 
+# The check is a walk through the 37 values of P, one step per character: this table
+# holds, for each P and character value, the next P (so the loop does one lookup).
+_INVALID = 0xFF
+_VALUES = bytes(ALPHABET.find(chr(b)) if chr(b) in ALPHABET else _INVALID for b in range(256))
+_NEXT = tuple(
+    2 * ((p + v) % _MOD or _MOD) % (_MOD + 1) for p in range(_MOD + 1) for v in range(_MOD)
+)
+
+
 def mod37_36_check(data: str) -> str:
     """The ISO/IEC 7064 MOD 37,36 check character for ``data`` (characters 0-9, A-Z).
 
@@ -48,13 +58,13 @@ def mod37_36_check(data: str) -> str:
     for each character S = (P + value) mod M (0 becomes M) and P = 2·S mod (M + 1);
     the check character makes the final S equal to 1.
     """
+    values = data.encode("utf-8").translate(_VALUES)  # non-ASCII bytes are all invalid
+    if _INVALID in values:
+        char = next(c for c in data if c not in ALPHABET)
+        raise ValueError(f"character {char!r} is not in the MOD 37,36 alphabet")
     p = _MOD
-    for char in data:
-        value = ALPHABET.find(char)
-        if value < 0:
-            raise ValueError(f"character {char!r} is not in the MOD 37,36 alphabet")
-        s = (p + value) % _MOD or _MOD
-        p = (2 * s) % (_MOD + 1)
+    for value in values:
+        p = _NEXT[p * _MOD + value]
     return ALPHABET[(_MOD + 1 - p) % _MOD]
 
 
@@ -85,7 +95,7 @@ class LicenseIdentifier:
     def __post_init__(self) -> None:
         if not valid_type_code(self.type_code):
             raise InvalidIdentifier("type_code")
-        if not re.fullmatch(r"[0-9A-Z]{18}", self.issuer):
+        if not _ISSUER_RE.fullmatch(self.issuer):
             raise InvalidIdentifier("issuer")
         if not 1 <= self.serial <= MAX_SERIAL:
             raise InvalidIdentifier("serial")

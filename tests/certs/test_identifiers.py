@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from certs.identifiers import (
     InvalidIdentifier,
@@ -30,6 +32,21 @@ def test_mod37_36_vectors(data: str, check: str) -> None:
     assert mod37_36_valid(data + check)
 
 
+def _clause_7_2(data: str) -> str:
+    """ISO/IEC 7064 clause 7.2 written out step by step, to compare the table walk with."""
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    p = 36
+    for char in data:
+        s = (p + alphabet.index(char)) % 36 or 36
+        p = (2 * s) % 37
+    return alphabet[(37 - p) % 36]
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", max_size=60))
+def test_mod37_36_table_walk_is_clause_7_2(data: str) -> None:
+    assert mod37_36_check(data) == _clause_7_2(data)
+
+
 def test_mod37_36_detects_single_substitutions_and_transpositions() -> None:
     data = "BIZLIC0191350100M000100Y430000000042" + "01"
     good = data + mod37_36_check(data)
@@ -44,8 +61,9 @@ def test_mod37_36_detects_single_substitutions_and_transpositions() -> None:
 
 
 def test_mod37_36_rejects_foreign_characters() -> None:
-    with pytest.raises(ValueError):
-        mod37_36_check("abc")
+    for text in ("abc", "AB-C", "ＡＢ", "A\u0660"):
+        with pytest.raises(ValueError, match="not in the MOD 37,36 alphabet"):
+            mod37_36_check(text)
     assert not mod37_36_valid("A1-M")
     assert not mod37_36_valid("")
 
