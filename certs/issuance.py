@@ -28,8 +28,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from authority import audit
-from certs import catalogue, departments, trust
+from authority import audit, db
+from certs import catalogue, departments, field_validation, trust
 from certs.errors import (
     CertsError,
     IdempotencyMismatch,
@@ -48,7 +48,7 @@ from certs.models import (
     SigningCertificate,
 )
 from keys.sm2 import SM2PrivateKey
-from verify.claims import LicenseClaims, holder_digest
+from verify.claims import LicenseClaims, check_content, holder_digest
 from verify.encode import encode
 
 #: Status lists are published in blocks of this many entries; crossing into a new block
@@ -67,7 +67,9 @@ class Prepared:
     holder_name: str
     fields: dict[str, Any]
     idempotency_key: str | None
-    request_hash: str
+    #: The keyed hash that tells a retry from another request under the same
+    #: Idempotency-Key; only computed when there is a key.
+    request_hash: str | None
 
 
 @dataclass(slots=True)
@@ -157,8 +159,9 @@ def prepare(
     name = holder_body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 128:
         raise InvalidRequest("holder.name must be 1-128 characters", pointer="/holder/name")
-    fields = catalogue.validate_fields(entry, body.get("fields", {}))
-    _check_encodable(department, entry, holder, name.strip(), fields)
+    name = name.strip()
+    fields = field_validation.validate_fields(entry, body.get("fields", {}))
+    _check_encodable(name, fields)
     if idempotency_key is not None and (
         not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY
     ):
@@ -166,31 +169,24 @@ def prepare(
             f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters",
             pointer="/idempotency_key",
         )
-    canonical = json.dumps(
-        [entry.code, holder.kind, holder.number, name.strip(), fields],
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
-    return Prepared(entry, holder, name.strip(), fields, idempotency_key, keyed_hash(canonical))
+    request_hash = None
+    if idempotency_key is not None:
+        canonical = json.dumps(
+            [entry.code, holder.kind, holder.number, name, fields],
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        request_hash = keyed_hash(canonical)
+    return Prepared(entry, holder, name, fields, idempotency_key, request_hash)
 
 
-def _check_encodable(
-    department: Department, entry: LicenseType, holder: Holder, name: str, fields: dict[str, Any]
-) -> None:
-    """Refuse, before anything is written, fields the wire format cannot carry (nested
-    objects, text over 1024 characters, more than 64 fields: docs/license-format.md)."""
+def _check_encodable(name: str, fields: dict[str, Any]) -> None:
+    """Refuse, before anything is written, a name or fields the wire format cannot carry
+    (nested objects, text over 1024 characters, more than 64 fields:
+    docs/license-format.md). The other claims come from checked data."""
     try:
-        LicenseClaims(
-            issuer=department.credit_code,
-            license_id="CHECK",
-            type_code=entry.code,
-            holder_name=name,
-            holder_id_masked=holder.masked,
-            holder_id_digest=bytes(32),
-            holder_id_salt=bytes(16),
-            fields=fields,
-        ).to_map()
+        check_content(name, fields)
     except ValueError as exc:
         # verify.claims' messages are public text naming the limit that was broken.
         raise SchemaViolation(
@@ -253,6 +249,7 @@ def _replay(
 ) -> Issued | None:
     if record is None:
         return None
+    assert prepared.request_hash is not None  # a record is only looked up under a key
     if not same(record.request_hash, prepared.request_hash):
         raise IdempotencyMismatch(
             "this Idempotency-Key was already used with a different request",
@@ -360,10 +357,10 @@ def write(
                 client_id=client_id,
             )
         )
-    # One Core executemany INSERT (psycopg pipelines it): the ORM unit of work, and
-    # even a multi-row INSERT … RETURNING, cost more per row than the signature does.
-    # What is returned are plain views of the rows (building ORM objects costs more).
-    session.execute(sa.insert(License.__table__), rows)
+    # One COPY on PostgreSQL (authority.db.insert_rows): the ORM unit of work, a
+    # multi-row INSERT … RETURNING and even a pipelined executemany cost the worker more
+    # per row. What is returned are plain views of the rows (ORM objects cost more).
+    db.insert_rows(session, License.__table__, rows)
     out = [
         NewLicense(**row, license_type=p.license_type, department=department)
         for row, p in zip(rows, items, strict=True)

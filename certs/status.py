@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from authority import audit
-from certs import catalogue, issuance, trust
+from certs import catalogue, field_validation, issuance, trust
 from certs.errors import InvalidRequest, InvalidTransition, LicenseNotOwned, UnknownLicense
 from certs.holders import Holder
 from certs.issuance import NewLicense, Prepared
@@ -141,7 +141,7 @@ def supersede(
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object", pointer="")
     entry = catalogue.current_type(session, old.type_code)
-    fields = catalogue.validate_fields(entry, body.get("fields", old.fields))
+    fields = field_validation.validate_fields(entry, body.get("fields", old.fields))
     name = body.get("holder_name", old.holder_name)
     if not isinstance(name, str) or not name.strip() or len(name) > 128:
         raise InvalidRequest("holder_name must be 1-128 characters", pointer="/holder_name")
