@@ -2,14 +2,14 @@
 department, one field schema and one validity policy per license type.
 
 Field schemas are JSON Schema Draft 2020-12 (https://json-schema.org/draft/2020-12),
-checked with ``jsonschema``. Changing a schema adds a new version of the type; licenses
-keep the version they were issued under, so issued data is never rewritten.
+checked against the meta-schema with ``jsonschema`` here; issued fields are validated
+against them by :mod:`certs.field_validation`. Changing a schema adds a new version of
+the type; licenses keep the version they were issued under, so issued data is never
+rewritten.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from sqlalchemy.orm import Session
 
-from certs.errors import InvalidType, SchemaViolation, TypeExists, UnknownType
+from certs.errors import InvalidType, TypeExists, UnknownType
 from certs.holders import HOLDER_KINDS
 from certs.identifiers import valid_type_code
 from certs.models import Department, LicenseType
@@ -191,37 +191,6 @@ def update_schema(
     session.add(entry)
     session.flush()
     return entry
-
-
-@functools.lru_cache(maxsize=256)
-def _validator(schema_json: str) -> Draft202012Validator:
-    # Keyed by the schema text, so a cached validator can never belong to another version.
-    return Draft202012Validator(json.loads(schema_json))
-
-
-def validate_fields(entry: LicenseType, fields: Any) -> dict[str, Any]:
-    """Check ``fields`` against the type's schema; the refusal names the failing field."""
-    if not isinstance(fields, dict):
-        raise SchemaViolation("fields must be a JSON object", pointer="/fields")
-    validator = _validator(json.dumps(entry.fields_schema, sort_keys=True))
-    if validator.is_valid(fields):
-        return fields
-    error = next(iter(sorted(validator.iter_errors(fields), key=lambda e: list(e.path))), None)
-    if error is not None:
-        path = "".join(f"/{p}" for p in error.absolute_path)
-        if error.validator == "required" and isinstance(error.validator_value, list):
-            missing = [n for n in error.validator_value if n not in (error.instance or {})]
-            if missing:
-                path += f"/{missing[0]}"
-        pointer = "/fields" + path
-        raise SchemaViolation(
-            f"{pointer}: {error.message}",
-            pointer=pointer,
-            schema_keyword=error.validator,
-            type_code=entry.code,
-            type_version=entry.version,
-        )
-    return fields
 
 
 def type_json(entry: LicenseType) -> dict[str, Any]:

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from certs.catalogue import check_schema, validate_fields
+from certs.catalogue import check_schema
 from certs.errors import InvalidType, SchemaViolation, TypeExists, UnknownType
+from certs.field_validation import validate_fields
 from certs.models import LicenseType
 from tests.certs.conftest import DEPT_CODE, PERSON_SCHEMA, count
 
