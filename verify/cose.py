@@ -23,6 +23,7 @@ internals. The hundred lines here are checked against the ``openssl`` command li
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,11 +115,24 @@ def sign1(
     payload: bytes, key: SM2PrivateKey, kid: bytes, *, content_type: str | None = None
 ) -> bytes:
     """Sign ``payload`` and return the tagged COSE_Sign1 message."""
+    return sign1_many([payload], key, kid, content_type=content_type)[0]
+
+
+def sign1_many(
+    payloads: Sequence[bytes], key: SM2PrivateKey, kid: bytes, *, content_type: str | None = None
+) -> list[bytes]:
+    """:func:`sign1` for many payloads under one key: the signatures are made in one
+    tight loop (verify.encode.encode_many says why)."""
     if type(kid) is not bytes or len(kid) != KID_LEN:
         raise ValueError("kid must be 8 bytes")
     protected = protected_header(kid, content_type)
-    signature = key.sign_raw(sig_structure(protected, payload), signer_id=SIGNER_ID)
-    return sign1_bytes(protected, payload, signature)
+    to_sign = [sig_structure(protected, payload) for payload in payloads]
+    sign = key.sign_raw
+    signatures = [sign(data, signer_id=SIGNER_ID) for data in to_sign]
+    return [
+        sign1_bytes(protected, payload, signature)
+        for payload, signature in zip(payloads, signatures, strict=True)
+    ]
 
 
 # Tag 18, then an array of 4.
