@@ -181,11 +181,16 @@ def signing_key(session: Session, row: SigningCertificate) -> SM2PrivateKey:
     store = keystore(session)
     dept = session.get(Department, row.department_id)
     assert dept is not None
-    for stored in store.published(purpose(dept.credit_code)):
-        if str(stored.kid) == row.stored_key_kid:
-            key = store.private_key(stored)
-            assert isinstance(key, SM2PrivateKey)
-            return key
+    # The certificate's own key, by its kid (one row), if it is still the department's
+    # and published (not compromised, not withdrawn).
+    try:
+        stored = store.get(row.stored_key_kid)
+    except LookupError:
+        stored = None
+    if stored is not None and stored.purpose == purpose(dept.credit_code) and stored.published:
+        key = store.private_key(stored)
+        assert isinstance(key, SM2PrivateKey)
+        return key
     raise NoSigningKey(
         f"department {dept.credit_code} has no usable signing key; rotate its key",
         department=dept.credit_code,
