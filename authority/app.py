@@ -55,6 +55,10 @@ def setup_secret_key(app: Flask, settings: Settings) -> None:
         key = read_or_create_secret(Path(app.instance_path) / "dev-secret-key")
     app.config["SECRET_KEY"] = key
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    # JSON responses in UTF-8 (not \uXXXX escapes: most of our text is Chinese) with
+    # keys in the order the code builds them; both halve the cost of a batch response.
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
 
 
 def setup_database(app: Flask, settings: Settings) -> None:

@@ -97,13 +97,14 @@ def create_batch() -> Response:
     items = body.get("items") if isinstance(body, dict) else None
     results = issuance.issue_batch(db.session(), dept, items, client_id=current_token().client_id)
     out: list[dict[str, Any]] = []
+    base = issuance.api_base()
     for r in results:
         if r.issued is not None:
             out.append(
                 {
                     "index": r.index,
                     "status": 201 if r.issued.created else 200,
-                    "license": issuance.license_json(r.issued.license),
+                    "license": issuance.license_json(r.issued.license, base),
                 }
             )
         else:
