@@ -1,7 +1,7 @@
 """Benchmark: licenses issued per second end to end, beside raw SM2 signatures/s.
 
-    python bench/issue.py [--count 600] [--batch-size 100] [--workers 2] [--json]
-                          [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+    python bench/issue.py [--count 600] [--batch-size 100] [--rounds 5] [--workers 2]
+                          [--json] [--database-url postgresql+psycopg://...]
 
 End to end means: HTTP request with a Bearer token → JSON Schema validation → serial and
 status-index allocation → SM2 signature of the QR text → rows (license, audit entry)
@@ -18,8 +18,14 @@ Rows (per second):
   request at a time (one worker busy: comparable with one core of raw signing);
 * ``issue_batch_parallel``: the same with one client thread per gunicorn worker.
 
-Target (issue 5): ``issue_batch`` ≥ 50 % of ``sm2_sign_raw``. Timings are printed,
-never asserted.
+The machine's speed drifts (by a quarter within minutes on the 2-core VM), so raw
+signing and batch issuance are measured in ``--rounds`` interleaved rounds: raw signing,
+``--count`` licenses in batches, raw signing again. A round's ratio compares its batch
+rate with the mean of the raw rates around it; the figures are the medians over the
+rounds, and ``--json`` also gives every round.
+
+Target (issue 5): ``issue_batch`` ≥ 50 % of ``sm2_sign_raw`` (``batch_vs_raw``, the
+median of the rounds' ratios). Timings are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import datetime as dt
 import json
 import os
 import secrets
+import statistics
 import sys
 import tempfile
 import threading
@@ -205,7 +212,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=600, help="licenses per row")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    parser.add_argument("--seconds", type=float, default=2.0, help="raw signing time")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="interleaved rounds of raw signing and batches"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=1.0, help="raw signing time before and after a round"
+    )
     parser.add_argument(
         "--database-url",
         default=DEFAULT_SERVER,
@@ -230,13 +242,22 @@ def main() -> None:
         with gunicorn(env, port, workers=args.workers) as base:
             tok = token(base, client_id, secret)
             run_single(base, tok, 10_000_000, 20)  # warm-up: both workers' caches and pools
-            raw = sm2_sign_rate(args.seconds)
             single = run_single(base, tok, 0, args.count)
-            batch = run_batch(base, tok, args.count, args.count, args.batch_size, 1)
+            rounds = []
+            for r in range(args.rounds):
+                before = sm2_sign_rate(args.seconds)
+                start = (1 + r) * args.count
+                batch = run_batch(base, tok, start, args.count, args.batch_size, 1)
+                after = sm2_sign_rate(args.seconds)
+                rounds.append({"sm2_sign_raw": (before + after) / 2, "issue_batch": batch})
             parallel = run_batch(
-                base, tok, 2 * args.count, args.count, args.batch_size, args.workers
+                base,
+                tok,
+                (1 + args.rounds) * args.count,
+                args.count,
+                args.batch_size,
+                args.workers,
             )
-            raw_after = sm2_sign_rate(args.seconds)
         engine = sa.create_engine(db_url)
         with engine.connect() as conn:
             issued = conn.execute(sa.text("SELECT count(*) FROM licenses")).scalar_one()
@@ -245,7 +266,8 @@ def main() -> None:
             ).scalar_one()
         engine.dispose()
 
-    reference = (raw + raw_after) / 2
+    reference = statistics.median(r["sm2_sign_raw"] for r in rounds)
+    ratio = statistics.median(r["issue_batch"] / r["sm2_sign_raw"] for r in rounds)
     figures = {
         "backend": backend_name(),
         "server": f"gunicorn {args.workers} sync workers",
@@ -254,10 +276,18 @@ def main() -> None:
         "count": args.count,
         "sm2_sign_raw": round(reference, 1),
         "issue_single": round(single, 1),
-        "issue_batch": round(batch, 1),
+        "issue_batch": round(statistics.median(r["issue_batch"] for r in rounds), 1),
         "issue_batch_parallel": round(parallel, 1),
-        "batch_vs_raw": round(batch / reference, 3),
+        "batch_vs_raw": round(ratio, 3),
         "target_batch_vs_raw": 0.5,
+        "rounds": [
+            {
+                "sm2_sign_raw": round(r["sm2_sign_raw"], 1),
+                "issue_batch": round(r["issue_batch"], 1),
+                "batch_vs_raw": round(r["issue_batch"] / r["sm2_sign_raw"], 3),
+            }
+            for r in rounds
+        ],
         "licenses_in_database": issued,
         "distinct_identifiers": distinct,
     }
@@ -270,8 +300,16 @@ def main() -> None:
         value = figures[row]
         print(f"{row:<24}{value:>12.1f}{value / reference:>10.2f}")
     print(
+        "rounds (batch / raw around it): "
+        + "  ".join(
+            f"{r['issue_batch']:.0f}/{r['sm2_sign_raw']:.0f}={r['batch_vs_raw']:.2f}"
+            for r in figures["rounds"]
+        )
+    )
+    print(
         f"target: issue_batch >= 50% of sm2_sign_raw -> {figures['batch_vs_raw']:.0%} "
-        f"({issued} licenses written, {distinct} distinct identifiers)"
+        f"(median of {args.rounds} rounds; {issued} licenses written, "
+        f"{distinct} distinct identifiers)"
     )
 
 
