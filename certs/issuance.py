@@ -299,16 +299,22 @@ def write(
     index = allocate_status_indexes(session, cert, len(items))
     rows: list[dict[str, Any]] = []
     claims: list[LicenseClaims] = []
+    stamp = int(now.timestamp())
+    expiry: dict[int | None, datetime | None] = {None: None, 0: None}
+    salts = secrets.token_bytes(16 * len(items))  # one system call for the whole batch
     for offset, p in enumerate(items):
         entry = p.license_type
         number = serial if serial is not None else serials[entry.code].pop(0)
         ident = str(LicenseIdentifier(entry.code, department.credit_code, number, version))
-        expires = now + timedelta(days=entry.validity_days) if entry.validity_days else None
+        days = entry.validity_days
+        if days not in expiry:
+            expiry[days] = now + timedelta(days=days)
+        expires = expiry[days]
         if holder_from is not None:
             salt, digest = holder_from.holder_id_salt, holder_from.holder_id_digest
             masked, index_hex = holder_from.holder_id_masked, holder_from.holder_index
         else:
-            salt = secrets.token_bytes(16)
+            salt = salts[16 * offset : 16 * offset + 16]
             digest = holder_digest(p.holder.number, salt)
             masked, index_hex = p.holder.masked, holder_index(p.holder.number)
         claims.append(
@@ -321,8 +327,8 @@ def write(
                 holder_id_digest=digest,
                 holder_id_salt=salt,
                 fields=p.fields,
-                iat=int(now.timestamp()),
-                nbf=int(now.timestamp()),
+                iat=stamp,
+                nbf=stamp,
                 exp=int(expires.timestamp()) if expires else None,
                 status_index=index + offset,
             )
