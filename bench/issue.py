@@ -1,6 +1,6 @@
 """Benchmark: licenses issued per second end to end, beside raw SM2 signatures/s.
 
-    python bench/issue.py [--count 600] [--batch-size 100] [--rounds 5] [--workers 2]
+    python bench/issue.py [--count 400] [--batch-size 100] [--rounds 9] [--workers 2]
                           [--json] [--database-url postgresql+psycopg://...]
 
 End to end means: HTTP request with a Bearer token → JSON Schema validation → serial and
@@ -209,14 +209,14 @@ def run_batch(base: str, tok: str, start: int, count: int, size: int, threads: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=600, help="licenses per row")
+    parser.add_argument("--count", type=int, default=400, help="licenses per row and round")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument(
-        "--rounds", type=int, default=5, help="interleaved rounds of raw signing and batches"
+        "--rounds", type=int, default=9, help="interleaved rounds of raw signing and batches"
     )
     parser.add_argument(
-        "--seconds", type=float, default=1.0, help="raw signing time before and after a round"
+        "--seconds", type=float, default=0.5, help="raw signing time before and after a round"
     )
     parser.add_argument(
         "--database-url",
