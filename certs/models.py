@@ -126,6 +126,7 @@ class License(Base):
 
     __tablename__ = "licenses"
     __table_args__ = (
+        # Also the index for look-ups by signing_kid (its leading column).
         sa.UniqueConstraint("signing_kid", "status_index", name="uq_licenses_kid_status_index"),
     )
 
@@ -147,7 +148,7 @@ class License(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     not_before: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    signing_kid: Mapped[str] = mapped_column(sa.String(16), index=True)
+    signing_kid: Mapped[str] = mapped_column(sa.String(16))
     status_index: Mapped[int] = mapped_column(sa.Integer)
     #: "valid", "suspended" or "revoked" (final).
     status: Mapped[str] = mapped_column(sa.String(12), default="valid")
