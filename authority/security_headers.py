@@ -38,16 +38,21 @@ BASE_CSP = {
 NO_STORE_TYPES = ("text/html", "application/json", "application/problem+json")
 
 
+def _csp_value(directives: dict[str, list[str]]) -> str:
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
+
+
+#: The usual value, computed once: most responses add no form-action source.
+_BASE_CSP_VALUE = _csp_value(BASE_CSP)
+
+
 def content_security_policy(extra_form_action: list[str] | None = None) -> str:
     """The CSP header value, with extra ``form-action`` sources for this response."""
     if not extra_form_action:
         return _BASE_CSP_VALUE
     directives = {name: list(sources) for name, sources in BASE_CSP.items()}
-    directives["form-action"] += extra_form_action or []
-    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
-
-
-_BASE_CSP_VALUE = "; ".join(f"{name} {' '.join(sources)}" for name, sources in BASE_CSP.items())
+    directives["form-action"] += extra_form_action
+    return _csp_value(directives)
 
 
 def setup_security_headers(app: Flask, settings: Settings) -> None:

@@ -35,9 +35,11 @@ DIV45_WORD = (11651, 19)
 DIV45_QUOTIENT = (1457, 16)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def _lane_masks(words: int) -> tuple[int, int]:
-    """0x7FF and 0x3F in each of ``words`` 32-bit little-endian lanes."""
+    """0x7FF and 0x3F in each of ``words`` 32-bit little-endian lanes (kept for the few
+    lengths licenses have: building them is a sixth of an encoding; bounded, as any
+    length may be encoded)."""
     return (
         int.from_bytes(b"\xff\x07\x00\x00" * words, "little"),
         int.from_bytes(b"\x3f\x00\x00\x00" * words, "little"),
